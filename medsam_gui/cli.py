@@ -1,0 +1,73 @@
+"""The ``medsam-gui`` command: the app by default, headless subcommands otherwise.
+
+    medsam-gui [PATH]                    open the app
+    medsam-gui info PATH [--json]        describe a scan (lists a DICOM folder's series)
+    medsam-gui convert PATH -o OUT       write the volume as the app holds it
+    medsam-gui segment PATH --box ...    segment from a box / points, headless
+    medsam-gui models                    known models and where their weights are
+
+Each subcommand lives in ``medsam_gui.commands.<name>`` with ``add_arguments(parser)``
+and ``run(args) -> int``. A :class:`MedsamGuiError` becomes one line on stderr and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from medsam_gui import __version__
+from medsam_gui.core.errors import MedsamGuiError
+
+SUBCOMMANDS = {
+    "info": "describe a scan: size, spacing, origin, direction, modality, intensity range",
+    "convert": "write the volume as the app holds it (.nii.gz, .nrrd, .mha)",
+    "segment": "segment a slice from a box and points, write a labelmap",
+    "models": "list known models, where their weights are, and whether they are available",
+}
+
+
+def build_subcommand_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medsam-gui", description="Segment CT/MR scans with MedSAM.")
+    parser.add_argument("--version", action="version", version=f"medsam-gui {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in SUBCOMMANDS.items():
+        module = importlib.import_module(f"medsam_gui.commands.{name}")
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medsam-gui",
+        description="Open the medsam-gui app. Subcommands: " + ", ".join(SUBCOMMANDS),
+    )
+    parser.add_argument("--version", action="version", version=f"medsam-gui {__version__}")
+    parser.add_argument("path", nargs="?", help="a scan file or DICOM folder to open")
+    parser.add_argument("--series", help="SeriesInstanceUID to open from a DICOM folder")
+    parser.add_argument("--self-test", action="store_true", help="segment a bundled CT slice headless and report")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            args = build_subcommand_parser().parse_args(argv)
+            return int(args.handler(args) or 0)
+        args = build_gui_parser().parse_args(argv)
+        if args.self_test:
+            from medsam_gui.commands.self_test import run_self_test
+
+            return run_self_test()
+        from medsam_gui.ui.app import run_app
+
+        return run_app(args.path, series_uid=args.series)
+    except MedsamGuiError as error:
+        print(f"medsam-gui: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,136 @@
+"""Document: one open case - the volume, its labels, the undo history, the view state.
+
+All label changes go through a Document so that each one is undoable and every
+listener hears about it. The GUI thread alone mutates a Document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from medsam_gui.core import edits
+from medsam_gui.core.history import History, Step
+from medsam_gui.core.labelmap import LabelTable, new_label_array
+from medsam_gui.core.volume import Volume
+from medsam_gui.core.window import default_display_window
+
+LabelsChangedListener = Callable[[int, int], None]  # (first slice, last slice + 1)
+
+
+class Document:
+    """An open scan with its labelmap ``labels`` ``[z, y, x]`` uint8 and label table.
+
+    Attributes:
+        volume: the scan.
+        labels: uint8 ``[z, y, x]`` on the volume's display grid.
+        label_table: names and colours of the label values.
+        history: undo/redo of every change to ``labels``.
+        slice_index: the slice on screen.
+        active_label: value new masks and brush strokes go into.
+        window_center, window_width: the display window (never what the model sees).
+    """
+
+    def __init__(self, volume: Volume, history_max_bytes: int = 256 * 1024 * 1024) -> None:
+        self.volume = volume
+        self.labels = new_label_array(volume.shape_zyx)
+        self.label_table = LabelTable()
+        self.history = History(max_bytes=history_max_bytes)
+        self.slice_index = volume.shape_zyx[0] // 2
+        self.active_label = self.label_table.add().value
+        self.window_center, self.window_width = default_display_window(
+            volume.voxels, volume.modality, volume.default_window
+        )
+        self._listeners: list[LabelsChangedListener] = []
+        self.history.mark_clean()
+
+    # -- listeners -------------------------------------------------------------------
+    def add_labels_listener(self, listener: LabelsChangedListener) -> None:
+        """``listener(first_slice, end_slice)`` is called after every label change."""
+        self._listeners.append(listener)
+
+    def _notify(self, first_slice: int, end_slice: int) -> None:
+        for listener in self._listeners:
+            listener(first_slice, end_slice)
+
+    def _record(self, edit: edits.LabelEdit | None) -> bool:
+        if not self.history.apply(self.labels, edit):
+            return False
+        self._notify(*edit.slice_range)
+        return True
+
+    # -- label edits -----------------------------------------------------------------
+    def paint_slice(self, slice_index: int, mask_yx: np.ndarray, value: int | None = None, mode: str = "add", description: str = "paint") -> bool:
+        """Write a 2D mask ``[y, x]`` into one slice (see ``edits.edit_paint_slice`` for modes).
+
+        Returns True when a voxel changed. Inside a brush stroke (``begin_stroke``)
+        the edit joins the stroke's single undo step.
+        """
+        value = self.active_label if value is None else value
+        return self._record(edits.edit_paint_slice(self.labels, slice_index, mask_yx, value, mode, description))
+
+    def paint_volume(self, mask_zyx: np.ndarray, value: int | None = None, description: str = "3D mask") -> bool:
+        """Paint a 3D mask ``[z, y, x]`` with ``value`` as one undo step."""
+        value = self.active_label if value is None else value
+        return self._record(edits.edit_paint_volume(self.labels, mask_zyx, value, description))
+
+    def replace_labels(self, new_labels_zyx: np.ndarray, description: str = "import labels") -> bool:
+        """Make the labelmap equal ``new_labels_zyx`` (an import) as one undo step."""
+        if new_labels_zyx.shape != self.labels.shape:
+            raise ValueError(f"labels of shape {new_labels_zyx.shape} do not fit the volume {self.labels.shape}")
+        return self._record(edits.edit_from_new_values(self.labels, new_labels_zyx.astype(np.uint8), (0, 0, 0), description))
+
+    def begin_stroke(self, description: str = "brush") -> None:
+        """Start a brush stroke: every paint until ``end_stroke`` is one undo step."""
+        self.history.begin_group(description)
+
+    def end_stroke(self) -> Step | None:
+        return self.history.end_group()
+
+    # -- labels table ----------------------------------------------------------------
+    def add_label(self, name: str | None = None, colour: tuple[int, int, int] | None = None) -> int:
+        """Add a label and make it active; returns its value."""
+        self.active_label = self.label_table.add(name, colour).value
+        return self.active_label
+
+    def delete_label(self, value: int) -> None:
+        """Erase the label's voxels (one undoable step) and remove it from the table.
+
+        The table change itself is not undone; the voxels are (they come back with the
+        label's default name if the user undoes).
+        """
+        self._record(edits.edit_relabel(self.labels, value, 0, f"delete label {self.label_table.get(value).name}"))
+        self.label_table.remove(value)
+        if self.active_label == value:
+            remaining = [label.value for label in self.label_table]
+            self.active_label = remaining[0] if remaining else self.add_label()
+
+    # -- undo / redo -----------------------------------------------------------------
+    def undo(self) -> Step | None:
+        step = self.history.undo(self.labels)
+        self._restore_table_entries(step)
+        return step
+
+    def redo(self) -> Step | None:
+        step = self.history.redo(self.labels)
+        self._restore_table_entries(step)
+        return step
+
+    def _restore_table_entries(self, step: Step | None) -> None:
+        """Re-add table entries for label values that undo/redo brought back, then notify."""
+        if step is None:
+            return
+        for edit in step.edits:
+            for value in np.unique(np.concatenate([edit.old_values, edit.new_values])):
+                if value and int(value) not in self.label_table:
+                    self.label_table.add(value=int(value))
+        self._notify(*step.slice_range)
+
+    @property
+    def is_modified(self) -> bool:
+        """True when the labels differ from the last save."""
+        return not self.history.is_clean
+
+    def mark_saved(self) -> None:
+        self.history.mark_clean()
