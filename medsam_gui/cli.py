@@ -7,7 +7,8 @@
     medsam-gui models                    known models and where their weights are
 
 Each subcommand lives in ``medsam_gui.commands.<name>`` with ``add_arguments(parser)``
-and ``run(args) -> int``. A :class:`MedsamGuiError` becomes one line on stderr and exit
+and ``run(args) -> int``; only the module of the command given is imported, so
+``info`` starts without loading torch. A :class:`MedsamGuiError` becomes one line on stderr and exit
 status 2, never a traceback.
 """
 
@@ -28,22 +29,21 @@ SUBCOMMANDS = {
 }
 
 
-def build_subcommand_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medsam-gui", description="Segment CT/MR scans with MedSAM.")
-    parser.add_argument("--version", action="version", version=f"medsam-gui {__version__}")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in SUBCOMMANDS.items():
-        module = importlib.import_module(f"medsam_gui.commands.{name}")
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+def build_subcommand_parser(name: str) -> argparse.ArgumentParser:
+    """The parser for subcommand ``name``; imports only that command's module."""
+    module = importlib.import_module(f"medsam_gui.commands.{name}")
+    parser = argparse.ArgumentParser(prog=f"medsam-gui {name}", description=SUBCOMMANDS[name])
+    module.add_arguments(parser)
+    parser.set_defaults(handler=module.run)
     return parser
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medsam-gui",
-        description="Open the medsam-gui app. Subcommands: " + ", ".join(SUBCOMMANDS),
+        description="Open the medsam-gui app.",
+        epilog="subcommands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in SUBCOMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"medsam-gui {__version__}")
     parser.add_argument("path", nargs="?", help="a scan file or DICOM folder to open")
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            args = build_subcommand_parser().parse_args(argv)
+            args = build_subcommand_parser(argv[0]).parse_args(argv[1:])
             return int(args.handler(args) or 0)
         args = build_gui_parser().parse_args(argv)
         if args.self_test:
