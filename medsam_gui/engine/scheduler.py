@@ -1,0 +1,95 @@
+"""Priority queue of encode jobs: the visible slice first, then its neighbours
+outward; a new focus drops the requests it supersedes. Thread-safe; one worker pops.
+
+A job is ``(slice_index, crop)`` where ``crop`` is None for the whole slice or an ROI
+crop (x_start, y_start, x_stop, y_stop).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+
+Job = tuple[int, tuple[int, int, int, int] | None]
+
+PREDICT_PRIORITY = 2_000_000_000  # an embedding a predict() call is waiting for
+FOCUS_PRIORITY = 1_000_000_000  # the visible slice; neighbours get FOCUS - distance
+
+
+class EncodeScheduler:
+    """Highest priority first; equal priorities in request order."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._priorities: dict[Job, int] = {}
+        self._heap: list[tuple[int, int, Job]] = []
+        self._counter = itertools.count()
+        self._in_flight: Job | None = None
+
+    def request(self, job: Job, priority: int = 0) -> None:
+        """Queue ``job`` (or raise its priority). A job in flight is not queued again."""
+        with self._condition:
+            if job == self._in_flight or self._priorities.get(job, priority - 1) >= priority:
+                return
+            self._push(job, priority)
+            self._condition.notify()
+
+    def replace(self, jobs: list[tuple[Job, int]], keep=lambda job: False) -> None:
+        """Make ``jobs`` the queue; already-queued jobs for which ``keep(job)`` is true stay."""
+        with self._condition:
+            kept = {job: priority for job, priority in self._priorities.items() if keep(job)}
+            self._priorities.clear()
+            self._heap.clear()
+            for job, priority in kept.items():
+                self._push(job, priority)
+            for job, priority in jobs:
+                if job != self._in_flight and self._priorities.get(job, priority - 1) < priority:
+                    self._push(job, priority)
+            self._condition.notify()
+
+    def clear(self) -> None:
+        with self._condition:
+            self._priorities.clear()
+            self._heap.clear()
+
+    def pop(self, timeout_s: float) -> Job | None:
+        """The next job (now 'in flight'), waiting up to ``timeout_s``; None if idle."""
+        with self._condition:
+            job = self._pop_valid()
+            if job is None and timeout_s > 0:
+                self._condition.wait(timeout_s)
+                job = self._pop_valid()
+            self._in_flight = job
+            return job
+
+    def done(self, job: Job) -> None:
+        with self._condition:
+            if self._in_flight == job:
+                self._in_flight = None
+
+    def queued(self) -> dict[Job, int]:
+        with self._condition:
+            return dict(self._priorities)
+
+    def in_flight(self) -> Job | None:
+        with self._condition:
+            return self._in_flight
+
+    def order(self) -> list[Job]:
+        """Queued jobs in the order they would be popped."""
+        with self._condition:
+            live = [entry for entry in self._heap if self._priorities.get(entry[2]) == -entry[0]]
+            return [job for _, _, job in sorted(live)]
+
+    def _push(self, job: Job, priority: int) -> None:
+        self._priorities[job] = priority
+        heapq.heappush(self._heap, (-priority, next(self._counter), job))
+
+    def _pop_valid(self) -> Job | None:
+        while self._heap:
+            negative_priority, _, job = heapq.heappop(self._heap)
+            if self._priorities.get(job) == -negative_priority:
+                del self._priorities[job]
+                return job
+        return None

@@ -1,0 +1,122 @@
+"""Plain data passed between the engine's parts and its callers (no torch import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.engine.frame import ModelFrame
+
+
+class EmbeddingNotReady(MedsamGuiError):
+    """``predict`` needs an embedding that is not computed yet; it has been queued.
+
+    ``slice_index`` names the slice; ``crop`` is the ROI crop (x_start, y_start,
+    x_stop, y_stop) when the missing embedding is an ROI-zoom one, else None.
+    """
+
+    def __init__(self, slice_index: int, crop: tuple[int, int, int, int] | None = None) -> None:
+        what = f"ROI {crop} of slice {slice_index}" if crop else f"slice {slice_index}"
+        super().__init__(f"the embedding of {what} is being computed")
+        self.slice_index = slice_index
+        self.crop = crop
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a user sees about a model.
+
+    ``input_size`` is the side of the square model input in pixels; ``device`` is the
+    torch device string it runs on ('cpu', 'cuda', 'mps').
+    """
+
+    name: str
+    display_name: str
+    device: str
+    licence: str
+    source: str
+    input_size: int
+
+
+@dataclass
+class Embedding:
+    """An encoded image: backend features plus where the image sat in the input.
+
+    ``features`` is the backend's tensor (``[1, C, h, w]`` torch tensor, float32 on
+    CPU, possibly float16 on GPU); ``frame`` maps image pixels to the model input.
+    """
+
+    features: Any
+    frame: ModelFrame
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.features.element_size() * self.features.nelement())
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """Prompts in the pixel coordinates of the encoded image (slice or ROI crop).
+
+    box_xyxy: (x0, y0, x1, y1) inclusive corners, or None.
+    points_xy: float (n, 2) as (x, y), or None.
+    point_labels: int (n,) 1 = positive, 0 = negative, or None.
+    mask_logits: float32 ``[lowres, lowres]`` logits from an earlier decode of the
+        same embedding (refinement), or None.
+    """
+
+    box_xyxy: tuple[float, float, float, float] | None = None
+    points_xy: np.ndarray | None = None
+    point_labels: np.ndarray | None = None
+    mask_logits: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class LowResLogits:
+    """Decoder output kept for refinement: logits ``[lowres, lowres]`` float32 in the
+    model-input frame of the embedding they came from (``frame``), which covered the
+    slice region ``crop`` = (x_start, y_start, x_stop, y_stop) (the whole slice when
+    the crop spans it)."""
+
+    values: np.ndarray
+    frame: ModelFrame
+    crop: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A mask on one slice.
+
+    mask: bool ``[rows, columns]`` on the slice grid.
+    score: the decoder's predicted IoU.
+    logits: opaque; pass the Prediction back as ``mask_input`` to refine it.
+    slice_index: the slice (z) it belongs to.
+    box_xyxy: the box prompt in slice pixels (inclusive corners), or None.
+    crop: the slice region that was encoded (x_start, y_start, x_stop, y_stop).
+    """
+
+    mask: np.ndarray
+    score: float
+    logits: LowResLogits
+    slice_index: int
+    box_xyxy: tuple[int, int, int, int] | None
+    crop: tuple[int, int, int, int]
+
+    @property
+    def used_roi_zoom(self) -> bool:
+        rows, cols = self.mask.shape
+        return self.crop != (0, 0, cols, rows)
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """What the worker did for one job: the slice, whether it came from the cache
+    (memory or disk) instead of the encoder, and the seconds it took."""
+
+    slice_index: int
+    from_cache: bool
+    seconds: float
+    crop: tuple[int, int, int, int] | None = None

@@ -1,0 +1,114 @@
+"""The one table of the app's actions: adding an action is one row plus a handler.
+
+Each row becomes a QAction whose objectName is the row's ``action_id`` (tests and the
+Help > Shortcuts dialog find actions by it), placed in the named menu, with its
+shortcuts, triggering ``getattr(window, handler)``. Rows with ``group`` are checkable
+and mutually exclusive within the group (the tools).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+
+MENU_ORDER = ("File", "Edit", "Tools", "Segment", "View", "Labels", "Help")
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action: ``handler`` is the name of a MainWindow method taking no argument."""
+
+    action_id: str
+    text: str
+    shortcuts: tuple[str, ...]
+    handler: str
+    menu: str
+    group: str | None = None
+    separator_before: bool = False
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("file.open", "&Open file...", ("Ctrl+O",), "open_file_dialog", "File"),
+    ActionSpec("file.open_folder", "Open DICOM &folder...", ("Ctrl+Shift+O",), "open_folder_dialog", "File"),
+    ActionSpec("file.export_labels", "&Export labels...", ("Ctrl+E",), "export_labels_dialog", "File", separator_before=True),
+    ActionSpec("file.import_labels", "&Import labels...", ("Ctrl+I",), "import_labels_dialog", "File"),
+    ActionSpec("file.save_session", "&Save session...", ("Ctrl+S",), "save_session_dialog", "File"),
+    ActionSpec("file.open_session", "Open sess&ion...", (), "open_session_dialog", "File"),
+    ActionSpec("file.quit", "&Quit", ("Ctrl+Q",), "close", "File", separator_before=True),
+    ActionSpec("edit.undo", "&Undo", ("Ctrl+Z",), "undo", "Edit"),
+    ActionSpec("edit.redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "Edit"),
+    ActionSpec("edit.accept", "&Accept mask", ("Return", "Enter"), "accept_preview", "Edit", separator_before=True),
+    ActionSpec("edit.discard", "&Discard mask", ("Escape",), "discard_preview", "Edit"),
+    ActionSpec("edit.fill_slice", "&Fill holes of label on slice", ("Ctrl+F",), "fill_label_on_slice", "Edit"),
+    ActionSpec("edit.erase_slice", "&Erase label on slice", ("Delete",), "erase_label_on_slice", "Edit"),
+    ActionSpec("tools.box", "&Box", ("B",), "use_box_tool", "Tools", group="tools"),
+    ActionSpec("tools.points", "&Points (+ left, - right/Shift)", ("P",), "use_point_tool", "Tools", group="tools"),
+    ActionSpec("tools.brush", "B&rush", ("R",), "use_brush_tool", "Tools", group="tools"),
+    ActionSpec("tools.eraser", "&Eraser", ("E",), "use_eraser_tool", "Tools", group="tools"),
+    ActionSpec("tools.brush_smaller", "Brush smaller", ("[",), "brush_smaller", "Tools", separator_before=True),
+    ActionSpec("tools.brush_larger", "Brush larger", ("]",), "brush_larger", "Tools"),
+    ActionSpec("view.next_slice", "&Next slice", ("PgDown",), "next_slice", "View"),
+    ActionSpec("view.previous_slice", "&Previous slice", ("PgUp",), "previous_slice", "View"),
+    ActionSpec("view.fit", "&Fit to window", ("F",), "fit_view", "View", separator_before=True),
+    ActionSpec("view.zoom_in", "Zoom &in", ("Ctrl+=", "Ctrl++"), "zoom_in", "View"),
+    ActionSpec("view.zoom_out", "Zoom &out", ("Ctrl+-",), "zoom_out", "View"),
+    ActionSpec("view.toggle_overlays", "Show/hide all &overlays", ("O",), "toggle_overlays", "View", separator_before=True),
+    ActionSpec("view.outline", "Out&line only", ("Shift+O",), "toggle_outline", "View"),
+    ActionSpec("view.window_soft_tissue", "Window: CT soft tissue 40/400", ("1",), "window_soft_tissue", "View", separator_before=True),
+    ActionSpec("view.window_lung", "Window: CT lung -600/1500", ("2",), "window_lung", "View"),
+    ActionSpec("view.window_bone", "Window: CT bone 400/1800", ("3",), "window_bone", "View"),
+    ActionSpec("view.window_brain", "Window: CT brain 40/80", ("4",), "window_brain", "View"),
+    ActionSpec("view.window_mediastinum", "Window: CT mediastinum 50/350", ("5",), "window_mediastinum", "View"),
+    ActionSpec("view.window_auto", "Window: auto (percentiles, MR)", ("0",), "window_auto", "View"),
+    ActionSpec("labels.add", "&New label", ("N",), "add_label", "Labels"),
+    ActionSpec("labels.next", "Next label", ("L",), "next_label", "Labels"),
+    ActionSpec("labels.previous", "Previous label", ("Shift+L",), "previous_label", "Labels"),
+    ActionSpec("segment.propagate", "&Propagate label through volume", ("Ctrl+P",), "propagate_active_label", "Segment"),
+    ActionSpec("help.shortcuts", "&Keyboard shortcuts", ("F1",), "show_shortcuts", "Help"),
+    ActionSpec("help.about", "&About", (), "show_about", "Help"),
+)
+
+
+def build_actions(window, menu_bar, specs: tuple[ActionSpec, ...] = ACTIONS) -> dict[str, QAction]:
+    """Create the QActions of ``specs`` on ``window`` and put them in ``menu_bar``.
+
+    Returns the actions by id. Menus are created in :data:`MENU_ORDER` (others after).
+    """
+    menus = {}
+    for name in MENU_ORDER + tuple(spec.menu for spec in specs if spec.menu not in MENU_ORDER):
+        if name not in menus and any(spec.menu == name for spec in specs):
+            menus[name] = menu_bar.addMenu(f"&{name}")
+            menus[name].setObjectName(f"menu.{name.lower()}")
+    groups: dict[str, QActionGroup] = {}
+    actions: dict[str, QAction] = {}
+    for spec in specs:
+        action = QAction(spec.text, window)
+        action.setObjectName(spec.action_id)
+        action.setShortcuts([QKeySequence(shortcut) for shortcut in spec.shortcuts])
+        if spec.group is not None:
+            group = groups.setdefault(spec.group, QActionGroup(window))
+            action.setCheckable(True)
+            group.addAction(action)
+        action.triggered.connect(_caller(window, spec.handler))
+        if spec.separator_before:
+            menus[spec.menu].addSeparator()
+        menus[spec.menu].addAction(action)
+        window.addAction(action)  # shortcuts work even when the menu bar is hidden
+        actions[spec.action_id] = action
+    return actions
+
+
+def _caller(window, handler_name: str):
+    handler = getattr(window, handler_name)
+    return lambda _checked=False: handler()
+
+
+def shortcut_rows(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[tuple[str, str, str]]:
+    """(menu, action text without '&', shortcuts joined) for every action with a shortcut."""
+    rows = []
+    for spec in specs:
+        if spec.shortcuts:
+            native = [QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in spec.shortcuts]
+            rows.append((spec.menu, spec.text.replace("&", ""), ", ".join(native)))
+    return rows

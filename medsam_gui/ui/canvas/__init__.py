@@ -1,0 +1,1 @@
+"""The slice view: a QGraphicsView showing one slice, its labels and the AI preview."""

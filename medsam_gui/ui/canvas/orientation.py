@@ -1,0 +1,38 @@
+"""Patient-direction letters for the edges of an axial slice view (numpy only).
+
+The app's volumes come in canonical display orientation, but a file may be oblique
+or flipped: the letters are computed from ``Volume.direction`` so they always tell
+the truth. Directions follow LPS: +x = Left, +y = Posterior, +z = Superior.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_POSITIVE = ("L", "P", "S")
+_NEGATIVE = ("R", "A", "I")
+
+
+def direction_letter(vector_lps) -> str:
+    """The patient direction a vector points to most: one of L R P A S I."""
+    vector = np.asarray(vector_lps, dtype=np.float64)
+    axis = int(np.argmax(np.abs(vector)))
+    return _POSITIVE[axis] if vector[axis] >= 0 else _NEGATIVE[axis]
+
+
+def edge_letters(direction: np.ndarray) -> dict[str, str]:
+    """Letters for the view edges 'left', 'right', 'top', 'bottom'.
+
+    Args:
+        direction: 3x3, column i = LPS unit vector of index axis i (x, y, z). Screen
+            right is +x (columns), screen down is +y (rows).
+    """
+    direction = np.asarray(direction, dtype=np.float64).reshape(3, 3)
+    column_direction = direction[:, 0]
+    row_direction = direction[:, 1]
+    return {
+        "right": direction_letter(column_direction),
+        "left": direction_letter(-column_direction),
+        "bottom": direction_letter(row_direction),
+        "top": direction_letter(-row_direction),
+    }

@@ -1,0 +1,302 @@
+"""SliceView: one slice with its label overlay, AI preview, prompts and tool graphics.
+
+Scene layout: a QGraphicsPixmapItem holds the windowed slice; the overlay, the preview
+and the prompt graphics are its children, so every child works in image pixel
+coordinates (pixel (x, y) covers [x, x+1) x [y, y+1)); the image item's transform
+stretches rows by the pixel aspect (row spacing / column spacing).
+
+Mouse: the left button and right-button clicks go to the active tool; right-drag is
+window/level; middle-drag or Space+left-drag pans; the wheel steps through slices and
+Ctrl+wheel zooms about the cursor. Smoothing is off, so high zoom shows exact pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+
+CLICK_TOLERANCE_PX = 3
+ZOOM_STEP = 1.25
+MIN_SCALE, MAX_SCALE = 0.05, 64.0
+
+
+class SliceView(QGraphicsView):
+    """The canvas.
+
+    Signals:
+        cursor_moved(float x, float y): image coordinates under the mouse (NaN outside).
+        window_dragged(int dx, int dy): right-drag motion in screen pixels since the last event.
+        slice_step(int delta): wheel without Ctrl (+1 = next slice).
+        files_dropped(list paths)
+    """
+
+    cursor_moved = pyqtSignal(float, float)
+    window_dragged = pyqtSignal(int, int)
+    slice_step = pyqtSignal(int)
+    files_dropped = pyqtSignal(list)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setBackgroundBrush(QBrush(QColor(0, 0, 0)))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by anchors itself
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)  # letters stay put
+        self.setMouseTracking(True)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setObjectName("slice_view")
+
+        self.image_item = QGraphicsPixmapItem()
+        self.image_item.setTransformationMode(Qt.TransformationMode.FastTransformation)
+        self.scene().addItem(self.image_item)
+        self.overlay_item = self._child_pixmap(z=1)
+        self.preview_item = self._child_pixmap(z=2)
+
+        self.box_item = QGraphicsRectItem(self.image_item)
+        pen = QPen(QColor(0, 255, 0), 0)  # cosmetic: one screen pixel at any zoom
+        self.box_item.setPen(pen)
+        self.box_item.setZValue(3)
+        self.box_item.hide()
+        self.point_items: list[QGraphicsEllipseItem] = []
+        self.brush_item = QGraphicsEllipseItem(self.image_item)
+        self.brush_item.setPen(QPen(QColor(255, 255, 255), 0, Qt.PenStyle.DashLine))
+        self.brush_item.setZValue(4)
+        self.brush_item.hide()
+
+        self.tool = None
+        self.edge_letters: dict[str, str] = {}
+        self._image_size_xy = (0, 0)
+        self._pan_anchor: QPoint | None = None
+        self._right_press: QPoint | None = None
+        self._right_last: QPoint | None = None
+        self._window_dragging = False
+        self._space_held = False
+        self._fitted = True
+
+    def _child_pixmap(self, z: float) -> QGraphicsPixmapItem:
+        item = QGraphicsPixmapItem(self.image_item)
+        item.setTransformationMode(Qt.TransformationMode.FastTransformation)
+        item.setZValue(z)
+        return item
+
+    # -- content ---------------------------------------------------------------------
+    def set_image(self, image: QImage, row_aspect: float = 1.0) -> None:
+        """Show a slice image; ``row_aspect`` = row spacing / column spacing."""
+        new_size = (image.width(), image.height())
+        self.image_item.setPixmap(QPixmap.fromImage(image))
+        self.image_item.setTransform(QTransform.fromScale(1.0, row_aspect))
+        if new_size != self._image_size_xy:
+            self._image_size_xy = new_size
+            self.scene().setSceneRect(self.image_item.sceneBoundingRect())
+            self.fit()
+
+    def set_overlay(self, image: QImage | None) -> None:
+        self.overlay_item.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
+
+    def set_preview(self, image: QImage | None) -> None:
+        self.preview_item.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
+
+    def set_prompt_graphics(self, box_xyxy, points_xy, point_labels) -> None:
+        """Draw the box (inclusive pixel corners) and points (x, y) of the current prompt."""
+        if box_xyxy is None:
+            self.box_item.hide()
+        else:
+            x0, y0, x1, y1 = box_xyxy
+            self.box_item.setRect(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+            self.box_item.show()
+        for item in self.point_items:
+            self.scene().removeItem(item)
+        self.point_items = []
+        if points_xy is None:
+            return
+        for (x, y), label in zip(np.asarray(points_xy), np.asarray(point_labels)):
+            item = QGraphicsEllipseItem(QRectF(x + 0.5 - 3, y + 0.5 - 3, 6, 6), self.image_item)
+            colour = QColor(0, 220, 0) if label == 1 else QColor(230, 30, 30)
+            item.setBrush(QBrush(colour))
+            item.setPen(QPen(QColor(255, 255, 255), 0))
+            item.setFlag(item.GraphicsItemFlag.ItemIgnoresTransformations, True)
+            item.setRect(QRectF(-4, -4, 8, 8))
+            item.setPos(x + 0.5, y + 0.5)
+            item.setZValue(5)
+            self.point_items.append(item)
+
+    def set_brush_outline(self, centre_xy: tuple[float, float] | None, radius: float) -> None:
+        if centre_xy is None:
+            self.brush_item.hide()
+            return
+        x, y = centre_xy
+        self.brush_item.setRect(QRectF(x + 0.5 - radius, y + 0.5 - radius, 2 * radius, 2 * radius))
+        self.brush_item.show()
+
+    def set_tool(self, tool) -> None:
+        if self.tool is not None:
+            self.tool.deactivate()
+        self.tool = tool
+        self.viewport().setCursor(tool.cursor if tool is not None else Qt.CursorShape.ArrowCursor)
+
+    # -- coordinates -----------------------------------------------------------------
+    def image_position(self, widget_pos) -> QPointF:
+        """Continuous image coordinates (x, y) of a viewport position."""
+        return self.image_item.mapFromScene(self.mapToScene(QPoint(int(widget_pos.x()), int(widget_pos.y()))))
+
+    def widget_position(self, image_x: float, image_y: float) -> QPoint:
+        """Viewport position showing image coordinates (x, y) (pixel centre: x + 0.5)."""
+        return self.mapFromScene(self.image_item.mapToScene(QPointF(image_x, image_y)))
+
+    # -- zoom ------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        """Show the whole slice."""
+        if self.image_item.pixmap().isNull():
+            return
+        self.fitInView(self.image_item.sceneBoundingRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self._fitted = True
+
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        """Zoom by ``factor`` (within limits) keeping the scene point under viewport
+        position ``anchor`` there; without an anchor, about the view centre."""
+        new_scale = min(max(self.zoom * factor, MIN_SCALE), MAX_SCALE)
+        if self.zoom <= 0:
+            return
+        anchor = self.viewport().rect().center() if anchor is None else anchor
+        scene_point = self.mapToScene(anchor)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        factor = new_scale / self.zoom
+        self.scale(factor, factor)
+        drift = self.mapFromScene(scene_point) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + drift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
+        self._fitted = False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit()
+
+    # -- events ----------------------------------------------------------------------
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps == 0:
+            return
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_by(ZOOM_STEP ** steps, event.position().toPoint())
+        else:
+            self.slice_step.emit(1 if steps > 0 else -1)
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:
+        self.setFocus()
+        button = event.button()
+        position = event.position().toPoint()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):
+            self._pan_anchor = position
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif button == Qt.MouseButton.RightButton:
+            self._right_press = self._right_last = position
+            self._window_dragging = False
+        elif button == Qt.MouseButton.LeftButton and self.tool is not None:
+            self.tool.press(self.image_position(position), event.modifiers())
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:
+        position = event.position().toPoint()
+        image_pos = self.image_position(position)
+        width, height = self._image_size_xy
+        inside = 0 <= image_pos.x() < width and 0 <= image_pos.y() < height
+        self.cursor_moved.emit(image_pos.x() if inside else math.nan, image_pos.y() if inside else math.nan)
+        if self._pan_anchor is not None:
+            delta = position - self._pan_anchor
+            self._pan_anchor = position
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+        elif self._right_press is not None:
+            if (position - self._right_press).manhattanLength() > CLICK_TOLERANCE_PX:
+                self._window_dragging = True
+            if self._window_dragging:
+                delta = position - self._right_last
+                self._right_last = position
+                self.window_dragged.emit(delta.x(), delta.y())
+        elif self.tool is not None:
+            self.tool.move(image_pos, event.buttons(), event.modifiers())
+        event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:
+        button = event.button()
+        position = event.position().toPoint()
+        if self._pan_anchor is not None and button in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_anchor = None
+            self.viewport().setCursor(self.tool.cursor if self.tool else Qt.CursorShape.ArrowCursor)
+        elif button == Qt.MouseButton.RightButton and self._right_press is not None:
+            if not self._window_dragging and self.tool is not None:
+                self.tool.right_click(self.image_position(position))
+            self._right_press = None
+            self._window_dragging = False
+        elif button == Qt.MouseButton.LeftButton and self.tool is not None:
+            self.tool.release(self.image_position(position), event.modifiers())
+        event.accept()
+
+    def leaveEvent(self, event) -> None:
+        self.cursor_moved.emit(math.nan, math.nan)
+        self.set_brush_outline(None, 0)
+        super().leaveEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            self.viewport().setCursor(self.tool.cursor if self.tool else Qt.CursorShape.ArrowCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.files_dropped.emit(paths)
+            event.acceptProposedAction()
+
+    # -- orientation letters ---------------------------------------------------------
+    def drawForeground(self, painter: QPainter, rect) -> None:
+        super().drawForeground(painter, rect)
+        if not self.edge_letters or self.image_item.pixmap().isNull():
+            return
+        painter.save()
+        painter.resetTransform()
+        font = QFont(painter.font())
+        font.setPointSize(13)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor(255, 210, 0))
+        area = self.viewport().rect().adjusted(6, 4, -6, -4)
+        flags = Qt.AlignmentFlag
+        painter.drawText(area, flags.AlignLeft | flags.AlignVCenter, self.edge_letters.get("left", ""))
+        painter.drawText(area, flags.AlignRight | flags.AlignVCenter, self.edge_letters.get("right", ""))
+        painter.drawText(area, flags.AlignTop | flags.AlignHCenter, self.edge_letters.get("top", ""))
+        painter.drawText(area, flags.AlignBottom | flags.AlignHCenter, self.edge_letters.get("bottom", ""))
+        painter.restore()

@@ -1,0 +1,281 @@
+"""MainWindow behaviour for case files: export/import labels, sessions, autosave and
+crash recovery, and 3D propagation with a progress dialog.
+
+``CaseFilesMixin`` is mixed into MainWindow; its public methods are the handlers of
+the File > Export/Import/Session and Segment > Propagate rows of ``actions.py``.
+It relies on the window's ``document``, ``engine``, ``show_error``, ``set_volume``,
+``render`` and status bar. Propagation runs on a plain thread (the encoder worker
+keeps running the engine's queue); the GUI thread polls its progress and paints
+the result into the Document as one undo step.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
+
+from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.engine.propagate import PropagationSettings, propagate
+from medsam_gui.io.atomic import full_suffix
+from medsam_gui.io.autosave import AUTOSAVE_INTERVAL_S, Autosaver
+from medsam_gui.io.dataset_export import write_coco, write_medsam_npz, write_png_masks
+from medsam_gui.io.dicom_seg import write_dicom_seg
+from medsam_gui.io.label_import import import_labels
+from medsam_gui.io.labelmap_export import LABELMAP_SUFFIXES, write_labelmap
+from medsam_gui.io.load import open_volume
+from medsam_gui.io.session import SESSION_SUFFIX, load_session, restore_into_document, save_session, state_from_document
+
+EXPORT_FILTERS = (
+    "NIfTI labelmap (*.nii.gz)",
+    "NRRD labelmap (*.nrrd)",
+    "MetaImage labelmap (*.mha)",
+    "DICOM SEG (*.dcm)",
+    "PNG masks per slice (*.png)",
+    "COCO JSON (*.json)",
+    "MedSAM npz (*.npz)",
+)
+IMPORT_FILTER = "Labelmaps (*.nii.gz *.nii *.nrrd *.mha *.mhd *.dcm);;All files (*)"
+SESSION_FILTER = f"medsam-gui session (*{SESSION_SUFFIX})"
+PROGRESS_POLL_MS = 50
+
+
+def export_labels_to(path: str | Path, document) -> list[Path]:
+    """Write ``document``'s labels to ``path``, the format chosen by its extension.
+
+    Returns the written files. Raises MedsamGuiError for an unknown extension or a
+    failed write.
+    """
+    path = Path(path)
+    suffix = full_suffix(path)
+    labels, volume, table = document.labels, document.volume, document.label_table
+    if suffix in LABELMAP_SUFFIXES:
+        return write_labelmap(labels, volume, table, path)
+    if suffix == ".dcm":
+        return [write_dicom_seg(labels, volume, table, path)]
+    if suffix == ".png":
+        return write_png_masks(labels, volume, path.parent, path.name[: -len(".png")])
+    if suffix == ".json":
+        return [write_coco(labels, volume, table, path)]
+    if suffix == ".npz":
+        return [write_medsam_npz(labels, volume, path)]
+    raise MedsamGuiError("unknown export format; use .nii.gz, .nrrd, .mha, .dcm, .png, .json or .npz", path)
+
+
+class CaseFilesMixin:
+    """Export/import, sessions, autosave/recovery and propagation for MainWindow."""
+
+    # -- set-up and tear-down (called by MainWindow) -------------------------------------
+    def _init_case_files(self) -> None:
+        self.autosaver = Autosaver()
+        self._recoverable = self.autosaver.find_recoverable()
+        self.autosaver.start()
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setObjectName("autosave_timer")
+        self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_S * 1000)
+        self._autosave_timer.timeout.connect(self.autosave_now)
+        self._autosave_timer.start()
+        self._propagation = None
+        if self._recoverable:
+            QTimer.singleShot(0, self.offer_recovery)
+
+    def _before_case_switch(self) -> None:
+        """Autosave the case being left (its autosave stays until a clean exit)."""
+        self.autosave_now()
+
+    def _close_case_files(self) -> None:
+        """Clean exit: the user has saved or discarded; autosaves and the crash marker go."""
+        self._autosave_timer.stop()
+        if self._propagation is not None:
+            self._propagation["cancel"].set()
+        self.autosaver.close()
+
+    # -- autosave and recovery -------------------------------------------------------------
+    def autosave_now(self) -> None:
+        if self.document is None:
+            return
+        try:
+            if self.autosaver.save_if_changed(self.document) is not None:
+                self.statusBar().showMessage("Autosaved", 2000)
+        except MedsamGuiError as error:
+            self.statusBar().showMessage(f"Autosave failed: {error}", 8000)
+
+    def offer_recovery(self) -> None:
+        """Offer the autosaves of a session that crashed; recovered labels are one undo step."""
+        entries, self._recoverable = self._recoverable, []
+        for entry in entries:
+            answer = QMessageBox.question(
+                self,
+                "Recover labels",
+                f"medsam-gui did not close cleanly. Recover the labels of\n{entry.scan_path}\n"
+                f"autosaved at {entry.saved_at_text} ({entry.label_count} labels)?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+                QMessageBox.StandardButton.Yes,
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                try:
+                    state = self.autosaver.recover(entry)
+                    self.set_volume(open_volume(state.scan_path, state.series_uid))
+                    for label in state.label_table:
+                        if label.value in self.document.label_table:
+                            self.document.label_table.update(label.value, name=label.name, colour=label.colour, visible=label.visible)
+                        else:
+                            self.document.label_table.add(label.name, label.colour, label.value)
+                    self.document.replace_labels(state.labels, "recovered autosave")
+                    self.labels_panel.set_document(self.document)
+                    self.show_slice(state.slice_index)
+                    self.render()
+                except MedsamGuiError as error:
+                    self.show_error(f"could not recover the autosave: {error}")
+                    continue
+            self.autosaver.forget(entry)
+
+    # -- export / import ---------------------------------------------------------------------
+    def export_labels_dialog(self) -> None:
+        if self.document is None:
+            self.show_error("open a scan first")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "", ";;".join(EXPORT_FILTERS))
+        if path:
+            self.export_labels(path)
+
+    def export_labels(self, path: str) -> list[Path]:
+        """Export to ``path`` and report where it went (errors go to the user, not up)."""
+        try:
+            written = export_labels_to(path, self.document)
+        except MedsamGuiError as error:
+            self.show_error(str(error))
+            return []
+        self.statusBar().showMessage(f"Exported {written[0]}" + (f" (+{len(written) - 1} files)" if len(written) > 1 else ""), 8000)
+        return written
+
+    def import_labels_dialog(self) -> None:
+        if self.document is None:
+            self.show_error("open a scan first")
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import labels", "", IMPORT_FILTER)
+        if path:
+            self.import_labels(path)
+
+    def import_labels(self, path: str) -> bool:
+        """Replace the labels by a labelmap file (one undo step); names/colours join the table."""
+        try:
+            imported = import_labels(path, self.document.volume)
+        except MedsamGuiError as error:
+            self.show_error(str(error))
+            return False
+        for label in imported.label_table:
+            if label.value in self.document.label_table:
+                self.document.label_table.update(label.value, name=label.name, colour=label.colour)
+            else:
+                self.document.label_table.add(label.name, label.colour, label.value)
+        self.document.replace_labels(imported.labels, f"import {Path(path).name}")
+        self.labels_panel.set_document(self.document)
+        self.render()
+        self.statusBar().showMessage(" ".join([f"Imported {path}", *imported.warnings]), 8000)
+        return True
+
+    # -- sessions ------------------------------------------------------------------------------
+    def save_session_dialog(self) -> None:
+        if self.document is None:
+            self.show_error("open a scan first")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", "", SESSION_FILTER)
+        if path:
+            self.save_session(path if path.endswith(SESSION_SUFFIX) else path + SESSION_SUFFIX)
+
+    def save_session(self, path: str) -> None:
+        try:
+            written = save_session(state_from_document(self.document), path)
+        except (MedsamGuiError, OSError) as error:
+            self.show_error(f"{path}: session not saved ({error})")
+            return
+        self.document.mark_saved()
+        self.autosaver.discard(self.document)
+        self.statusBar().showMessage(f"Session saved to {written}", 8000)
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", SESSION_FILTER)
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str) -> None:
+        """Reopen the session's scan and put its labels, table, window and slice back."""
+        if self.document is not None and self.document.is_modified and not self.ask_discard_changes():
+            return
+        try:
+            state = load_session(path)
+            volume = open_volume(state.scan_path, state.series_uid)
+            self.set_volume(volume)
+            restore_into_document(self.document, state)
+        except MedsamGuiError as error:
+            self.show_error(str(error))
+            return
+        self.labels_panel.set_document(self.document)
+        self.show_slice(state.slice_index)
+        self.render()
+        self.statusBar().showMessage(f"Opened session {path}", 5000)
+
+    # -- propagation -------------------------------------------------------------------------
+    def propagate_active_label(self, settings: PropagationSettings | None = None) -> None:
+        """Carry the active label's mask on this slice through the volume (one undo step)."""
+        if self.document is None or self.engine is None:
+            self.show_error("open a scan and wait for the model first")
+            return
+        if self._propagation is not None:
+            self.show_error("a propagation is already running")
+            return
+        document = self.document
+        value = document.active_label
+        key_slice = document.slice_index
+        key_mask = document.labels[key_slice] == value
+        if not key_mask.any():
+            self.show_error(f"label '{document.label_table.get(value).name}' has no voxels on this slice: accept a mask first")
+            return
+        state = {"done": 0, "total": 1, "result": None, "error": None, "cancel": threading.Event(), "value": value, "document": document}
+
+        def run() -> None:
+            try:
+                state["result"] = propagate(
+                    self.engine, key_slice, key_mask, document.labels.shape[0], settings,
+                    progress=lambda done, total: state.update(done=done, total=total), cancel=state["cancel"],
+                )
+            except Exception as error:  # shown to the user on the GUI thread
+                state["error"] = error
+
+        dialog = QProgressDialog("Propagating through the volume...", "Cancel", 0, 100, self)
+        dialog.setObjectName("propagation_progress")
+        dialog.setMinimumDuration(0)
+        dialog.canceled.connect(state["cancel"].set)
+        state["dialog"] = dialog
+        state["thread"] = threading.Thread(target=run, name="propagation", daemon=True)
+        state["timer"] = QTimer(self)
+        state["timer"].setInterval(PROGRESS_POLL_MS)
+        state["timer"].timeout.connect(self._poll_propagation)
+        self._propagation = state
+        state["thread"].start()
+        state["timer"].start()
+        dialog.show()
+
+    def _poll_propagation(self) -> None:
+        state = self._propagation
+        state["dialog"].setValue(int(100 * state["done"] / max(state["total"], 1)))
+        if state["thread"].is_alive():
+            return
+        state["timer"].stop()
+        state["dialog"].reset()
+        state["dialog"].close()
+        self._propagation = None
+        if state["error"] is not None:
+            self.show_error(f"propagation failed: {state['error']}")
+            return
+        result = state["result"]
+        if self.document is not state["document"]:
+            self.statusBar().showMessage("Propagation dropped: another case was opened meanwhile", 8000)
+            return
+        self.document.paint_volume(result.mask_zyx, value=state["value"], description="propagate")
+        self.render()
+        reasons = "; ".join(result.stop_reasons.values())
+        self.statusBar().showMessage(f"Propagated to slices {result.first_slice + 1}-{result.last_slice + 1} ({reasons})", 8000)

@@ -1,0 +1,568 @@
+"""MainWindow: the slice view, slider with embedding states, docks, menus, status bar.
+
+The GUI thread alone touches the Document. The encoder thread (EncoderWorker) and the
+decoder thread (DecoderWorker) only compute; their results arrive as queued signals.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+from scipy import ndimage
+
+from medsam_gui import __version__
+from medsam_gui.core.document import Document
+from medsam_gui.core.window import CT_DISPLAY_PRESETS, percentile_window
+from medsam_gui.ui import recent_files
+from medsam_gui.ui.actions import build_actions
+from medsam_gui.ui.canvas.orientation import edge_letters
+from medsam_gui.ui.canvas.rendering import overlay_to_qimage, preview_to_qimage, slice_to_qimage
+from medsam_gui.ui.canvas.slice_strip import SliceStateStrip
+from medsam_gui.ui.canvas.view import SliceView
+from medsam_gui.ui.case_files import CaseFilesMixin
+from medsam_gui.ui.dialogs import SeriesChooser, ShortcutsDialog
+from medsam_gui.ui.panels.labels import LabelsPanel
+from medsam_gui.ui.panels.model import ModelPanel
+from medsam_gui.ui.prompting import PromptSession
+from medsam_gui.ui.tools.box import BoxTool
+from medsam_gui.ui.tools.brush import BrushTool
+from medsam_gui.ui.tools.points import PointTool
+from medsam_gui.ui.worker import DecoderWorker, EncoderWorker, EngineLoader, VolumeLoader
+
+STATE_POLL_MS = 300
+DOCK_WIDTH = 300
+MIN_BRUSH_RADIUS, MAX_BRUSH_RADIUS = 1.0, 100.0
+FILE_FILTER = "Scans (*.dcm *.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
+
+
+class MainWindow(CaseFilesMixin, QMainWindow):
+    """The app window. Pass ``engine`` to share one; otherwise one is created in the background.
+
+    Tools use the window as their context: ``document``, ``prompts``, ``view``, ``brush_radius``.
+    """
+
+    def __init__(self, engine=None, model_name: str = "litemedsam", parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("medsam-gui")
+        self.setAcceptDrops(True)
+        self.resize(1200, 820)
+        self.document: Document | None = None
+        self.engine = None
+        self.encoder: EncoderWorker | None = None
+        self.decoder: DecoderWorker | None = None
+        self.brush_radius = 5.0
+        self._loader: VolumeLoader | None = None
+        self._engine_loader: EngineLoader | None = None
+        self._error_box: QMessageBox | None = None
+
+        self.prompts = PromptSession(self)
+        self.prompts.prompt_changed.connect(self._draw_prompt)
+        self.prompts.preview_changed.connect(self._draw_preview)
+        self.prompts.waiting.connect(lambda index: self.statusBar().showMessage(f"Waiting for the embedding of slice {index + 1}..."))
+        self.prompts.decoded.connect(lambda ms: self.decoder_label.setText(f"decoder {ms:.0f} ms"))
+        self.prompts.failed.connect(self.show_error)
+
+        self._build_central()
+        self._build_docks()
+        self._build_status_bar()
+        self.actions_by_id = build_actions(self, self.menuBar())
+        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu.setObjectName("menu.recent")
+        file_menu = self.menuBar().findChild(QMenu, "menu.file")
+        file_menu.insertMenu(self.actions_by_id["file.quit"], self.recent_menu)
+        self._refresh_recent_menu()
+
+        self.tools = {
+            "box": BoxTool(self),
+            "points": PointTool(self),
+            "brush": BrushTool(self),
+            "eraser": BrushTool(self, erase=True),
+        }
+        self.use_box_tool()
+
+        self._state_timer = QTimer(self)
+        self._state_timer.setInterval(STATE_POLL_MS)
+        self._state_timer.timeout.connect(self._poll_embedding_states)
+        self._state_timer.start()
+        self._init_case_files()  # autosave timer, crash marker, recovery offer (case_files.py)
+
+        if engine is not None:
+            self.attach_engine(engine)
+        else:
+            self._engine_loader = EngineLoader(model_name, parent=self)
+            self._engine_loader.ready.connect(self.attach_engine)
+            self._engine_loader.failed.connect(self._on_engine_failed)
+            self._engine_loader.start()
+
+    # -- layout ----------------------------------------------------------------------
+    def _build_central(self) -> None:
+        self.view = SliceView()
+        self.view.slice_step.connect(lambda delta: self.show_slice(self._slice() + delta))
+        self.view.cursor_moved.connect(self._on_cursor_moved)
+        self.view.window_dragged.connect(self._on_window_dragged)
+        self.view.files_dropped.connect(lambda paths: self.open_path(paths[0]))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("slice_slider")
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.valueChanged.connect(self.show_slice)
+        self.slice_label = QLabel("-")
+        self.slice_label.setMinimumWidth(90)
+        self.state_strip = SliceStateStrip()
+        slider_column = QVBoxLayout()
+        slider_column.setSpacing(1)
+        slider_column.addWidget(self.slider)
+        slider_column.addWidget(self.state_strip)
+        slider_row = QHBoxLayout()
+        slider_row.addLayout(slider_column, 1)
+        slider_row.addWidget(self.slice_label)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(slider_row)
+        self.setCentralWidget(central)
+
+    def _build_docks(self) -> None:
+        self.labels_panel = LabelsPanel()
+        docks = []
+        self.labels_panel.labels_changed.connect(self.render)
+        self.labels_panel.display_changed.connect(self.render)
+        self.model_panel = ModelPanel()
+        for title, widget, name in (("Labels", self.labels_panel, "dock.labels"), ("Model", self.model_panel, "dock.model")):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(name)
+            dock.setWidget(widget)
+            widget.setMaximumWidth(2 * DOCK_WIDTH)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            docks.append(dock)
+        self.resizeDocks(docks, [DOCK_WIDTH] * len(docks), Qt.Orientation.Horizontal)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.readout_label = QLabel("")
+        self.readout_label.setObjectName("status.readout")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("status.progress")
+        self.progress_bar.setRange(0, 0)  # busy indicator
+        self.progress_bar.setMaximumWidth(120)
+        self.progress_bar.hide()
+        self.model_label = QLabel("model: loading...")
+        self.model_label.setObjectName("status.model")
+        self.decoder_label = QLabel("decoder - ms")
+        self.decoder_label.setObjectName("status.decoder")
+        self.tool_label = QLabel("")
+        for widget in (self.readout_label, self.progress_bar, self.tool_label, self.model_label, self.decoder_label):
+            bar.addPermanentWidget(widget)
+
+    # -- engine ----------------------------------------------------------------------
+    def attach_engine(self, engine) -> None:
+        """Use ``engine``: start the encoder and decoder threads and give it the volume."""
+        self.engine = engine
+        info = engine.model_info
+        self.model_label.setText(f"{info.display_name} on {info.device}")
+        self.model_panel.set_model_info(info)
+        self.encoder = EncoderWorker(engine, self)
+        self.encoder.embedding_ready.connect(self._on_embedding_ready)
+        self.encoder.failed.connect(self.show_error)
+        self.decoder = DecoderWorker(engine, self)
+        self.prompts.set_decoder(self.decoder)
+        self.encoder.start()
+        self.decoder.start()
+        if self.document is not None:
+            self._give_volume_to_engine()
+
+    def _on_engine_failed(self, message: str) -> None:
+        self.model_label.setText("model: not available")
+        self.model_panel.set_model_error(message)
+        self.show_error(message)
+
+    def _give_volume_to_engine(self) -> None:
+        self.engine.cancel_pending()
+        self.engine.set_volume(self.document.volume)
+        self.engine.focus(self.document.slice_index)
+
+    def _on_embedding_ready(self, slice_index: int, from_cache: bool, seconds: float) -> None:
+        self.prompts.on_embedding_ready(slice_index)
+        if not from_cache:
+            self.statusBar().showMessage(f"Slice {slice_index + 1} encoded in {seconds:.1f} s", 3000)
+        self._poll_embedding_states()
+
+    def _poll_embedding_states(self) -> None:
+        if self.engine is None or self.document is None:
+            return
+        states = self.engine.slice_states()
+        total = self.document.volume.shape_zyx[0]
+        self.state_strip.set_states(total, states, self.document.slice_index)
+        self.model_panel.set_progress(sum(1 for s in states.values() if s == "encoded"), total)
+
+    # -- opening ---------------------------------------------------------------------
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a scan", "", FILE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a DICOM folder")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str, series_uid: str | None = None) -> None:
+        """Open a file or folder in the background; the window stays usable meanwhile."""
+        if self._loader is not None and self._loader.isRunning():
+            self.show_error("still opening the previous file; try again in a moment")
+            return
+        if self.document is not None and self.document.is_modified and not self.ask_discard_changes():
+            return
+        self._loader = VolumeLoader(str(path), series_uid, parent=self)
+        self._loader.loaded.connect(self.set_volume)
+        self._loader.ambiguous.connect(self._choose_series)
+        self._loader.failed.connect(self._on_open_failed)
+        self.progress_bar.show()
+        self.statusBar().showMessage(f"Opening {path}...")
+        self._loader.start()
+
+    def _on_open_failed(self, message: str) -> None:
+        self.progress_bar.hide()
+        self.show_error(message)
+
+    def _choose_series(self, folder: str, series: list) -> None:
+        self.progress_bar.hide()
+        self.statusBar().clearMessage()
+        chooser = SeriesChooser(folder, series, self)
+        chooser.accepted.connect(lambda: chooser.chosen_uid and self.open_path(folder, chooser.chosen_uid))
+        chooser.open()
+
+    def set_volume(self, volume) -> None:
+        """Show ``volume`` as a new Document (empty labels)."""
+        self._before_case_switch()
+        self.progress_bar.hide()
+        self.statusBar().clearMessage()
+        self.prompts.clear()
+        self.document = Document(volume)
+        self.document.add_labels_listener(self._on_labels_changed)
+        self.labels_panel.set_document(self.document)
+        self.view.edge_letters = {} if volume.is_2d else edge_letters(volume.direction)
+        slice_count = volume.shape_zyx[0]
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, slice_count - 1)
+        self.slider.setValue(self.document.slice_index)
+        self.slider.blockSignals(False)
+        name = volume.description or os.path.basename(volume.source_path.rstrip("/"))
+        self.setWindowTitle(f"{name} - medsam-gui")
+        if volume.source_path:
+            recent_files.remember(volume.source_path)
+            self._refresh_recent_menu()
+        for warning in volume.warnings:
+            self.statusBar().showMessage(warning, 8000)
+        if self.engine is not None:
+            self._give_volume_to_engine()
+        self.render()
+        self.view.fit()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in recent_files.load_recent():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.open_path(paths[0])
+
+    # -- drawing ---------------------------------------------------------------------
+    def _slice(self) -> int:
+        return self.document.slice_index if self.document is not None else 0
+
+    def render(self) -> None:
+        """Redraw the slice, the overlay and the preview of the current slice."""
+        document = self.document
+        if document is None:
+            return
+        volume = document.volume
+        index = document.slice_index
+        row_aspect = volume.spacing_xyz[1] / volume.spacing_xyz[0] if volume.spacing_xyz[0] > 0 else 1.0
+        self.view.set_image(slice_to_qimage(volume.slice(index), document.window_center, document.window_width), row_aspect)
+        self._draw_overlay()
+        self._draw_preview()
+        self._draw_prompt()
+        self.slice_label.setText(f"{index + 1} / {volume.shape_zyx[0]}")
+
+    def _draw_overlay(self) -> None:
+        document = self.document
+        if document is None or not self.labels_panel.overlays_visible:
+            self.view.set_overlay(None)
+            return
+        self.view.set_overlay(
+            overlay_to_qimage(
+                document.labels[document.slice_index],
+                document.label_table.lookup_table(),
+                self.labels_panel.opacity,
+                self.labels_panel.outline_only,
+            )
+        )
+
+    def _draw_preview(self) -> None:
+        preview = self.prompts.preview
+        if self.document is None or preview is None or preview.slice_index != self.document.slice_index:
+            self.view.set_preview(None)
+            return
+        colour = self.document.label_table.get(self.document.active_label).colour
+        self.view.set_preview(preview_to_qimage(preview.mask, colour))
+        if not preview.mask.any():
+            self.statusBar().showMessage("The model found no object here; draw a box around it (B)", 6000)
+            return
+        self.statusBar().showMessage(f"Mask preview (IoU score {preview.score:.2f}): Enter accepts, Escape discards", 4000)
+
+    def _draw_prompt(self) -> None:
+        prompts = self.prompts
+        on_this_slice = self.document is not None and prompts.slice_index == self.document.slice_index
+        self.view.set_prompt_graphics(
+            prompts.box_xyxy if on_this_slice else None,
+            prompts.points_xy if on_this_slice and prompts.points_xy else None,
+            prompts.point_labels,
+        )
+
+    def _on_labels_changed(self, first_slice: int, end_slice: int) -> None:
+        if first_slice <= self._slice() < end_slice:
+            self._draw_overlay()
+        self.labels_panel.refresh_if_table_changed()  # undo may bring a deleted label back
+
+    # -- navigation ------------------------------------------------------------------
+    def show_slice(self, slice_index: int) -> None:
+        """Show slice ``slice_index`` (clamped) and encode it first."""
+        if self.document is None:
+            return
+        slice_index = int(min(max(slice_index, 0), self.document.volume.shape_zyx[0] - 1))
+        if slice_index == self.document.slice_index and self.slider.value() == slice_index:
+            return
+        if self.prompts.slice_index is not None and self.prompts.slice_index != slice_index:
+            self.prompts.clear()
+        self.document.slice_index = slice_index
+        self.slider.blockSignals(True)
+        self.slider.setValue(slice_index)
+        self.slider.blockSignals(False)
+        if self.engine is not None:
+            self.engine.focus(slice_index)
+        self.render()
+
+    def next_slice(self) -> None:
+        self.show_slice(self._slice() + 1)
+
+    def previous_slice(self) -> None:
+        self.show_slice(self._slice() - 1)
+
+    def fit_view(self) -> None:
+        self.view.fit()
+
+    def zoom_in(self) -> None:
+        self.view.zoom_by(1.25)
+
+    def zoom_out(self) -> None:
+        self.view.zoom_by(0.8)
+
+    # -- window / level --------------------------------------------------------------
+    def set_display_window(self, center: float, width: float) -> None:
+        if self.document is None:
+            return
+        self.document.window_center, self.document.window_width = float(center), max(float(width), 1.0)
+        self.statusBar().showMessage(f"Window {self.document.window_center:.0f} / {self.document.window_width:.0f}", 2000)
+        self.render()
+
+    def _on_window_dragged(self, dx: int, dy: int) -> None:
+        if self.document is None:
+            return
+        step = max(self.document.window_width, 1.0) / 256.0
+        self.set_display_window(self.document.window_center + dy * step, self.document.window_width + dx * step)
+
+    def _window_preset(self, key: str) -> None:
+        preset = next(p for p in CT_DISPLAY_PRESETS if p.key == key)
+        self.set_display_window(preset.center, preset.width)
+
+    def window_soft_tissue(self) -> None:
+        self._window_preset("soft_tissue")
+
+    def window_lung(self) -> None:
+        self._window_preset("lung")
+
+    def window_bone(self) -> None:
+        self._window_preset("bone")
+
+    def window_brain(self) -> None:
+        self._window_preset("brain")
+
+    def window_mediastinum(self) -> None:
+        self._window_preset("mediastinum")
+
+    def window_auto(self) -> None:
+        if self.document is not None:
+            self.set_display_window(*percentile_window(self.document.volume.voxels))
+
+    # -- readout ---------------------------------------------------------------------
+    def _on_cursor_moved(self, x: float, y: float) -> None:
+        document = self.document
+        if document is None or math.isnan(x):
+            self.readout_label.setText("")
+            return
+        column, row, slice_index = int(x), int(y), document.slice_index
+        volume = document.volume
+        value = volume.voxels[slice_index, row, column]
+        value_text = " ".join(str(v) for v in np.atleast_1d(value))
+        unit = " HU" if volume.modality == "CT" else ""
+        physical = volume.index_to_physical((column, row, slice_index))
+        label_value = int(document.labels[slice_index, row, column])
+        label_text = document.label_table.get(label_value).name if label_value in document.label_table else ""
+        self.readout_label.setText(
+            f"x {column} y {row} z {slice_index} | LPS {physical[0]:.1f}, {physical[1]:.1f}, {physical[2]:.1f} mm"
+            f" | {value_text}{unit}" + (f" | {label_text}" if label_text else "")
+        )
+
+    # -- tools -----------------------------------------------------------------------
+    def _use_tool(self, name: str) -> None:
+        self.view.set_tool(self.tools[name])
+        self.actions_by_id[f"tools.{name}"].setChecked(True)
+        extra = f" (radius {self.brush_radius:g})" if name in ("brush", "eraser") else ""
+        self.tool_label.setText(f"tool: {name}{extra}")
+
+    def use_box_tool(self) -> None:
+        self._use_tool("box")
+
+    def use_point_tool(self) -> None:
+        self._use_tool("points")
+
+    def use_brush_tool(self) -> None:
+        self._use_tool("brush")
+
+    def use_eraser_tool(self) -> None:
+        self._use_tool("eraser")
+
+    def _set_brush_radius(self, radius: float) -> None:
+        self.brush_radius = min(max(radius, MIN_BRUSH_RADIUS), MAX_BRUSH_RADIUS)
+        self._use_tool(self.view.tool.name)
+
+    def brush_smaller(self) -> None:
+        self._set_brush_radius(self.brush_radius / 1.25)
+
+    def brush_larger(self) -> None:
+        self._set_brush_radius(self.brush_radius * 1.25)
+
+    # -- edits -----------------------------------------------------------------------
+    def accept_preview(self) -> None:
+        """Commit the preview into the active label (one undo step)."""
+        if self.document is None:
+            return
+        if self.prompts.preview is None:
+            self.statusBar().showMessage("No mask to accept yet", 2000)
+            return
+        if self.prompts.accept_into(self.document):
+            self.statusBar().showMessage("Mask added to " + self.document.label_table.get(self.document.active_label).name, 3000)
+
+    def discard_preview(self) -> None:
+        self.prompts.clear()
+
+    def undo(self) -> None:
+        if self.document is not None and self.document.undo() is None:
+            self.statusBar().showMessage("Nothing to undo", 2000)
+
+    def redo(self) -> None:
+        if self.document is not None and self.document.redo() is None:
+            self.statusBar().showMessage("Nothing to redo", 2000)
+
+    def fill_label_on_slice(self) -> None:
+        """Fill the holes of the active label on this slice."""
+        document = self.document
+        if document is not None:
+            filled = ndimage.binary_fill_holes(document.labels[document.slice_index] == document.active_label)
+            document.paint_slice(document.slice_index, filled, mode="add", description="fill holes")
+
+    def erase_label_on_slice(self) -> None:
+        """Erase the active label on this slice."""
+        document = self.document
+        if document is not None:
+            everywhere = np.ones(document.labels.shape[1:], dtype=bool)
+            document.paint_slice(document.slice_index, everywhere, mode="erase", description="erase label on slice")
+
+    # -- labels ----------------------------------------------------------------------
+    def add_label(self) -> None:
+        self.labels_panel.add_label()
+
+    def next_label(self) -> None:
+        self.labels_panel.step_label(+1)
+
+    def previous_label(self) -> None:
+        self.labels_panel.step_label(-1)
+
+    def toggle_overlays(self) -> None:
+        self.labels_panel.show_box.toggle()
+
+    def toggle_outline(self) -> None:
+        self.labels_panel.outline_box.toggle()
+
+    # -- help, errors, closing -------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).open()
+
+    def show_about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About medsam-gui",
+                          f"medsam-gui {__version__}\nSegment CT/MR with MedSAM / LiteMedSAM.\nGPL-3.0-or-later.", parent=self)
+        box.open()
+
+    def show_error(self, message: str) -> None:
+        """Tell the user in words (status bar and a non-blocking dialog); the app goes on."""
+        self.statusBar().showMessage(message, 10000)
+        if self._error_box is None:  # one box, reused: a burst of errors is not a pile of dialogs
+            self._error_box = QMessageBox(QMessageBox.Icon.Warning, "medsam-gui", message, parent=self)
+            self._error_box.setObjectName("error_box")
+        self._error_box.setText(message)
+        if not self._error_box.isVisible():
+            self._error_box.open()
+
+    def ask_discard_changes(self) -> bool:
+        """Ask before unsaved labels are lost; True = go ahead."""
+        answer = QMessageBox.question(
+            self, "Unsaved labels", "The labels have unsaved changes. Discard them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
+    def closeEvent(self, event) -> None:
+        if self.document is not None and self.document.is_modified and not self.ask_discard_changes():
+            event.ignore()
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop the worker threads (a pass in flight finishes; nothing is killed)."""
+        self._close_case_files()
+        self._state_timer.stop()
+        if self.engine is not None:
+            self.engine.cancel_pending()
+        for thread in (self.encoder, self.decoder):
+            if thread is not None and thread.isRunning():
+                thread.stop()
+        for thread in (self._loader, self._engine_loader):
+            if thread is not None:
+                thread.wait()

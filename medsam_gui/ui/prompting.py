@@ -1,0 +1,140 @@
+"""The prompt of the object being segmented, its decoder calls and its preview.
+
+:class:`PromptSession` lives in the GUI thread. It holds the current prompt (slice,
+box, points), sends each change to the :class:`~medsam_gui.ui.worker.DecoderWorker`
+(latest request wins) and keeps only the result of the newest request as the
+preview. When the embedding is not ready, the prompt stays pending and is sent again
+when the encoder reports that slice. Accepting writes the preview into the Document
+as one undo step; discarding forgets prompt and preview.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from medsam_gui.ui.worker import DecodeRequest, DecoderWorker
+
+
+class PromptSession(QObject):
+    """Signals:
+        prompt_changed(): box or points changed (redraw prompt graphics).
+        preview_changed(): a new preview mask (or none) is available as ``preview``.
+        waiting(int slice_index): the prompt waits for that slice's embedding.
+        decoded(float milliseconds): time of the last decoder call.
+        failed(str message)
+    """
+
+    prompt_changed = pyqtSignal()
+    preview_changed = pyqtSignal()
+    waiting = pyqtSignal(int)
+    decoded = pyqtSignal(float)
+    failed = pyqtSignal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._decoder: DecoderWorker | None = None
+        self._request_id = 0
+        self._waiting_slice: int | None = None
+        self.slice_index: int | None = None
+        self.box_xyxy: tuple[int, int, int, int] | None = None
+        self.points_xy: list[tuple[float, float]] = []
+        self.point_labels: list[int] = []
+        self.preview = None  # engine Prediction for the newest request, or None
+
+    def set_decoder(self, decoder: DecoderWorker) -> None:
+        """Start sending prompts to ``decoder`` (once the model is loaded)."""
+        self._decoder = decoder
+        decoder.predicted.connect(self._on_predicted)
+        decoder.not_ready.connect(self._on_not_ready)
+        decoder.failed.connect(self._on_failed)
+        self._submit()
+
+    # -- prompt edits ----------------------------------------------------------------
+    @property
+    def is_empty(self) -> bool:
+        return self.box_xyxy is None and not self.points_xy
+
+    def set_box(self, slice_index: int, box_xyxy: tuple[int, int, int, int]) -> None:
+        """Set the box (inclusive corners x0 <= x1, y0 <= y1) and decode."""
+        self._move_to_slice(slice_index)
+        self.box_xyxy = tuple(int(v) for v in box_xyxy)
+        self._changed()
+
+    def add_point(self, slice_index: int, x: float, y: float, positive: bool) -> None:
+        """Add a positive (1) or negative (0) click at pixel (x, y) and decode."""
+        self._move_to_slice(slice_index)
+        self.points_xy.append((float(x), float(y)))
+        self.point_labels.append(1 if positive else 0)
+        self._changed()
+
+    def clear(self) -> None:
+        """Forget prompt and preview (Escape, slice change, accept)."""
+        self._request_id += 1  # results still in flight become stale
+        self._waiting_slice = None
+        self.slice_index = None
+        self.box_xyxy = None
+        self.points_xy = []
+        self.point_labels = []
+        had_preview = self.preview is not None
+        self.preview = None
+        self.prompt_changed.emit()
+        if had_preview:
+            self.preview_changed.emit()
+
+    def _move_to_slice(self, slice_index: int) -> None:
+        if self.slice_index is not None and self.slice_index != slice_index:
+            self.clear()
+        self.slice_index = slice_index
+
+    def _changed(self) -> None:
+        self.prompt_changed.emit()
+        self._submit()
+
+    def _submit(self) -> None:
+        if self.is_empty or self.slice_index is None:
+            return
+        if self._decoder is None:
+            self.failed.emit("the model is not loaded yet")
+            return
+        self._request_id += 1
+        points = np.asarray(self.points_xy, dtype=np.float64).reshape(-1, 2) if self.points_xy else None
+        labels = np.asarray(self.point_labels, dtype=np.int64) if self.point_labels else None
+        self._decoder.submit(DecodeRequest(self._request_id, self.slice_index, self.box_xyxy, points, labels))
+
+    # -- accept ----------------------------------------------------------------------
+    def accept_into(self, document, mode: str = "add") -> bool:
+        """Write the preview into ``document`` (active label) as one undo step.
+
+        Returns True when labels changed. The prompt is cleared either way.
+        """
+        prediction = self.preview
+        changed = False
+        if prediction is not None and prediction.mask.any():
+            changed = document.paint_slice(prediction.slice_index, prediction.mask, mode=mode, description="AI mask")
+        self.clear()
+        return changed
+
+    # -- results from the workers ----------------------------------------------------
+    def _on_predicted(self, request_id: int, prediction, milliseconds: float) -> None:
+        self.decoded.emit(milliseconds)
+        if request_id != self._request_id:
+            return  # a newer prompt exists; its result will come
+        self._waiting_slice = None
+        self.preview = prediction
+        self.preview_changed.emit()
+
+    def _on_not_ready(self, request_id: int, slice_index: int) -> None:
+        if request_id == self._request_id:
+            self._waiting_slice = slice_index
+            self.waiting.emit(slice_index)
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if request_id == self._request_id:
+            self.failed.emit(message)
+
+    def on_embedding_ready(self, slice_index: int) -> None:
+        """Re-send the pending prompt when the embedding it waited for arrives."""
+        if self._waiting_slice == slice_index:
+            self._waiting_slice = None
+            self._submit()

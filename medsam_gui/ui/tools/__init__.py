@@ -1,0 +1,1 @@
+"""Canvas tools: mouse events in image pixel coordinates -> prompts or label edits."""

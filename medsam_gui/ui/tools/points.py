@@ -1,0 +1,27 @@
+"""Click tool: left click adds a positive point, right or Shift+left click a negative one."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QPointF, Qt
+
+from medsam_gui.ui.tools.base import CanvasTool, pixel_of
+
+
+class PointTool(CanvasTool):
+    name = "points"
+    cursor = Qt.CursorShape.PointingHandCursor
+
+    def _add(self, position: QPointF, positive: bool) -> None:
+        document = self.context.document
+        if document is None:
+            return
+        x, y = pixel_of(position)
+        rows, cols = document.labels.shape[1:]
+        if 0 <= x < cols and 0 <= y < rows:
+            self.context.prompts.add_point(document.slice_index, x, y, positive)
+
+    def press(self, position: QPointF, modifiers) -> None:
+        self._add(position, positive=not modifiers & Qt.KeyboardModifier.ShiftModifier)
+
+    def right_click(self, position: QPointF) -> None:
+        self._add(position, positive=False)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Build the Linux desktop package of medsam-gui and prove it works.
+#
+#   packaging/build_linux.sh [BUILD_DIR]        (default BUILD_DIR: /tmp/medsam-gui-build)
+#
+# Steps: fresh venv -> pip install <repo> pyinstaller -> PyInstaller one-folder build
+# (packaging/medsam-gui.spec) -> dist/medsam-gui-<version>-linux-x86_64.tar.gz ->
+# unpack the archive elsewhere and run its --self-test (the last step; its exit status
+# is the script's). Prints the artefact size and the build time.
+#
+# Environment:
+#   PYTHON=python3.11           interpreter for the venv
+#   MEDSAM_GUI_REUSE_VENV=1     keep an existing BUILD_DIR/venv (iterating on the spec)
+#   MEDSAM_GUI_KEEP_CUDA=1      GPU variant: keep every CUDA library (see README.md)
+#   TORCH_SPEC="torch==2.13.0"  install this torch first (e.g. a CPU wheel; see README.md)
+# The build is CPU-heavy; it runs under `nice -n 19`.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${1:-/tmp/medsam-gui-build}"
+PYTHON="${PYTHON:-python3.11}"
+VENV="$BUILD_DIR/venv"
+VERSION="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$REPO_ROOT/medsam_gui/__init__.py")"
+VARIANT="$([ "${MEDSAM_GUI_KEEP_CUDA:-0}" = 1 ] && echo cuda || echo cpu)"
+ARTEFACT="$BUILD_DIR/dist/medsam-gui-$VERSION-linux-x86_64-$VARIANT.tar.gz"
+NICE="nice -n 19"
+
+started=$(date +%s)
+mkdir -p "$BUILD_DIR"
+if [ "${MEDSAM_GUI_REUSE_VENV:-0}" = 1 ] && [ -x "$VENV/bin/python" ]; then
+    echo "== reusing venv $VENV"
+else
+    echo "== fresh venv $VENV ($PYTHON)"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+    if [ -n "${TORCH_SPEC:-}" ]; then
+        $NICE "$VENV/bin/pip" install --quiet "$TORCH_SPEC"
+    fi
+fi
+echo "== pip install $REPO_ROOT pyinstaller"
+# A plain (non-editable) install: the build must see what a user would get.
+$NICE "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$REPO_ROOT"
+$NICE "$VENV/bin/pip" install --quiet "$REPO_ROOT" pyinstaller
+venv_done=$(date +%s)
+
+echo "== PyInstaller"
+rm -rf "$BUILD_DIR/dist/medsam-gui" "$BUILD_DIR/work"
+(cd "$BUILD_DIR" && $NICE "$VENV/bin/pyinstaller" --noconfirm --log-level WARN \
+    --distpath "$BUILD_DIR/dist" --workpath "$BUILD_DIR/work" "$REPO_ROOT/packaging/medsam-gui.spec")
+install -D -m 644 "$REPO_ROOT/resources/medsam-gui.desktop" "$BUILD_DIR/dist/medsam-gui/share/applications/medsam-gui.desktop"
+for size in 16 24 32 48 64 128 256 512; do
+    install -D -m 644 "$REPO_ROOT/resources/icons/medsam-gui-$size.png" \
+        "$BUILD_DIR/dist/medsam-gui/share/icons/hicolor/${size}x${size}/apps/medsam-gui.png"
+done
+install -D -m 644 "$REPO_ROOT/resources/icons/medsam-gui.svg" "$BUILD_DIR/dist/medsam-gui/share/icons/hicolor/scalable/apps/medsam-gui.svg"
+install -m 755 "$REPO_ROOT/packaging/install_desktop_entry.sh" "$BUILD_DIR/dist/medsam-gui/install-desktop-entry.sh"
+pyinstaller_done=$(date +%s)
+
+echo "== archive $ARTEFACT"
+rm -f "$ARTEFACT"
+tar -C "$BUILD_DIR/dist" -cf - medsam-gui | $NICE gzip -1 > "$ARTEFACT"
+archive_done=$(date +%s)
+
+echo "== self-test of the unpacked archive"
+CHECK_DIR="$BUILD_DIR/unpacked"
+rm -rf "$CHECK_DIR" && mkdir -p "$CHECK_DIR"
+tar -C "$CHECK_DIR" -xzf "$ARTEFACT"
+echo "folder size: $(du -sh "$CHECK_DIR/medsam-gui" | cut -f1)  archive size: $(du -h "$ARTEFACT" | cut -f1)"
+echo "times (s): venv+install $((venv_done - started)), pyinstaller $((pyinstaller_done - venv_done)), archive $((archive_done - pyinstaller_done)), total build $((archive_done - started))"
+self_test_started=$(date +%s%N)
+env -u PYTHONPATH -u VIRTUAL_ENV QT_QPA_PLATFORM=offscreen HOME="$CHECK_DIR/home" "$CHECK_DIR/medsam-gui/medsam-gui" --self-test
+echo "self-test wall time (cold process, s): $(( ($(date +%s%N) - self_test_started) / 1000000 ))e-3"

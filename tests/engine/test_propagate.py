@@ -1,0 +1,121 @@
+"""3D propagation and box interpolation with the bundled LiteMedSAM on real CT."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from medsam_gui.engine.propagate import (
+    PropagationSettings,
+    box_of_mask,
+    interpolate_boxes,
+    propagate,
+    segment_boxes,
+)
+
+SPLEEN = 1  # TotalSegmentator value in example_seg.nii.gz
+HALF_RANGE = 3  # slices each side of the key slice (keeps the encoder work small)
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return float(2 * (a & b).sum() / (a.sum() + b.sum()))
+
+
+def test_box_of_mask_adds_margin_and_clips():
+    mask = np.zeros((10, 20), dtype=bool)
+    mask[2:5, 15:20] = True
+    assert box_of_mask(mask) == (15, 2, 19, 4)
+    assert box_of_mask(mask, margin_px=3) == (12, 0, 19, 7)
+    assert box_of_mask(np.zeros((4, 4), dtype=bool)) is None
+
+
+def test_interpolate_boxes_is_linear_between_key_slices():
+    boxes = interpolate_boxes({10: (0, 0, 10, 10), 14: (4, 8, 14, 30), 12: (2, 4, 12, 20)})
+    assert sorted(boxes) == [10, 11, 12, 13, 14]
+    assert boxes[11] == (1, 2, 11, 15)
+    assert boxes[13] == (3, 6, 13, 25)
+    assert boxes[14] == (4, 8, 14, 30)
+    assert interpolate_boxes({3: (1, 2, 3, 4)}) == {3: (1, 2, 3, 4)}
+
+
+@pytest.fixture(scope="module")
+def spleen_case(data_root):
+    from medsam_gui.engine import Engine
+    from medsam_gui.io.load import open_volume
+    from medsam_gui.io.resample import resample_onto
+
+    volume = open_volume(data_root / "totalseg" / "example_ct_sm.nii.gz")
+    organ = resample_onto(volume, data_root / "totalseg" / "example_seg.nii.gz") == SPLEEN
+    present = np.flatnonzero(organ.any(axis=(1, 2)))
+    key = int(present[np.argmax(organ[present].sum(axis=(1, 2)))])
+    engine = Engine.create("litemedsam", device="cpu", disk_cache=False)
+    engine.set_volume(volume)
+    key_mask = segment_boxes(engine, {key: box_of_mask(organ[key])}, organ.shape, encode_inline=True).mask_zyx[key]
+    return engine, organ, key, key_mask
+
+
+@pytest.mark.slow
+def test_propagation_from_one_box_beats_copying_the_key_mask(spleen_case):
+    engine, organ, key, key_mask = spleen_case
+    first, last = key - HALF_RANGE, key + HALF_RANGE
+    progress = []
+    settings = PropagationSettings(slice_range=(first, last))
+    result = propagate(engine, key, key_mask, organ.shape[0], settings, progress=lambda d, t: progress.append((d, t)), encode_inline=True)
+    assert not result.cancelled
+    assert result.mask_zyx.shape == organ.shape
+    assert not result.mask_zyx[:first].any() and not result.mask_zyx[last + 1 :].any()  # the range is respected
+    window = slice(first, last + 1)
+    copied = np.zeros_like(organ)
+    copied[window] = key_mask & organ[window].any(axis=(1, 2))[:, None, None]
+    propagated_dice = dice(result.mask_zyx[window], organ[window])
+    assert propagated_dice > 0.75
+    assert propagated_dice > dice(copied[window], organ[window])
+    assert progress[-1] == (last - first, last - first) and [d for d, _ in progress] == sorted(d for d, _ in progress)
+
+
+@pytest.mark.slow
+def test_propagation_on_a_thread_with_a_worker_and_cancel(spleen_case):
+    """The app's arrangement: a worker thread runs the encode queue, propagation runs on another."""
+    engine, organ, key, key_mask = spleen_case
+    stop_worker = threading.Event()
+
+    def worker():
+        while not stop_worker.is_set():
+            engine.run_next_job(0.05)
+
+    worker_thread = threading.Thread(target=worker, daemon=True)
+    worker_thread.start()
+    try:
+        settings = PropagationSettings(slice_range=(key - HALF_RANGE, key + HALF_RANGE))
+        outcome = {}
+        runner = threading.Thread(
+            target=lambda: outcome.update(result=propagate(engine, key, key_mask, organ.shape[0], settings))
+        )
+        runner.start()
+        runner.join(timeout=600)
+        threaded = outcome["result"]
+        reference = propagate(engine, key, key_mask, organ.shape[0], settings, encode_inline=True)
+        np.testing.assert_array_equal(threaded.mask_zyx, reference.mask_zyx)  # same answer either way
+
+        cancel = threading.Event()
+        cancelled = propagate(
+            engine, key, key_mask, organ.shape[0], settings, progress=lambda done, total: cancel.set(), cancel=cancel
+        )
+        assert cancelled.cancelled
+        assert cancelled.mask_zyx.any(axis=(1, 2)).sum() <= 2  # key slice + the one slice before the cancel
+    finally:
+        stop_worker.set()
+        worker_thread.join(timeout=60)
+
+
+@pytest.mark.slow
+def test_interpolated_boxes_segment_the_slices_between(spleen_case):
+    engine, organ, key, _ = spleen_case
+    first, last = key - HALF_RANGE, key + HALF_RANGE
+    boxes = interpolate_boxes({first: box_of_mask(organ[first]), last: box_of_mask(organ[last])})
+    result = segment_boxes(engine, boxes, organ.shape, encode_inline=True)
+    window = slice(first, last + 1)
+    assert result.mask_zyx[window].any(axis=(1, 2)).all()
+    assert dice(result.mask_zyx[window], organ[window]) > 0.7

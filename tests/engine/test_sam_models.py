@@ -1,0 +1,108 @@
+"""MedSAM/SAM loading paths with tiny random-weight models: transformers folders,
+original-format checkpoints converted on load, and the Hub download path (faked)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.engine.models import load_backend, load_original_checkpoint
+from medsam_gui.engine.models.download import download_snapshot, model_folder
+from medsam_gui.engine.models.sam_convert import convert_original_state_dict
+from medsam_gui.engine.types import Prompts
+
+from engine_testkit import TINY, tiny_original_sam, tiny_sam_config
+
+
+def test_converted_original_checkpoint_gives_the_original_models_outputs(tmp_path):
+    original = tiny_original_sam()
+    checkpoint = tmp_path / "tiny_medsam_vit.pth"
+    torch.save(original.state_dict(), checkpoint)
+    backend = load_original_checkpoint(checkpoint, "medsam", torch.device("cpu"), config=tiny_sam_config())
+    pixels = torch.rand(1, 3, TINY["image_size"], TINY["image_size"])
+    with torch.no_grad():
+        expected_features = original.image_encoder(pixels)
+        ours = backend.model.vision_encoder(pixels).last_hidden_state
+    assert torch.allclose(ours, expected_features, atol=1e-4)
+    # the decoder through our backend against the original prompt encoder + decoder
+    image = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    embedding = backend.encode(image)
+    box = (10, 12, 40, 50)
+    points, labels = np.array([[20.0, 30.0], [50.0, 8.0]]), np.array([1, 0])
+    logits, score = backend.decode(embedding, Prompts(box_xyxy=box, points_xy=points, point_labels=labels))
+    with torch.no_grad():
+        sparse, dense = original.prompt_encoder(
+            points=(torch.tensor(points[None], dtype=torch.float32), torch.tensor(labels[None])),
+            boxes=torch.tensor([box], dtype=torch.float32), masks=None)
+        expected_logits, expected_iou = original.mask_decoder(
+            image_embeddings=embedding.features, image_pe=original.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False)
+    assert torch.allclose(logits, expected_logits, atol=1e-4)
+    assert score == pytest.approx(float(expected_iou[0, 0]), abs=1e-5)
+
+
+def test_conversion_renames_mlp_layers_by_depth():
+    state = {f"mask_decoder.iou_prediction_head.layers.{i}.weight": torch.zeros(1) for i in range(3)}
+    state["image_encoder.neck.0.weight"] = torch.zeros(1)
+    state["pixel_mean"] = torch.zeros(3)
+    converted = convert_original_state_dict(state)
+    assert set(converted) == {
+        "mask_decoder.iou_prediction_head.proj_in.weight",
+        "mask_decoder.iou_prediction_head.layers.0.weight",
+        "mask_decoder.iou_prediction_head.proj_out.weight",
+        "vision_encoder.neck.conv1.weight",
+    }
+
+
+def test_a_non_sam_checkpoint_is_refused_in_words(tmp_path):
+    bad = tmp_path / "weights.pth"
+    torch.save({"encoder.weight": torch.zeros(2)}, bad)
+    with pytest.raises(MedsamGuiError, match="not a segment-anything"):
+        load_backend(str(bad), device="cpu")
+    with pytest.raises(MedsamGuiError, match="unknown model"):
+        load_backend(str(tmp_path / "missing"), device="cpu")
+
+
+def test_saved_folder_loads_with_medsam_preprocessing(tiny_sam_folder):
+    backend = load_backend(str(tiny_sam_folder), device="cpu")
+    assert backend.style == "medsam" and backend.info.input_size == 64
+    image = (np.random.default_rng(1).random((50, 80, 3)) * 255).astype(np.uint8)
+    embedding = backend.encode(image)
+    assert embedding.frame.content_size_hw == (64, 64)  # squashed, not padded
+    logits, _ = backend.decode(embedding, Prompts(box_xyxy=(5, 5, 30, 40)))
+    assert logits.shape == (1, 1, 16, 16)
+    sam_folder = tiny_sam_folder.parent / "tiny-sam"
+    shutil.copytree(tiny_sam_folder, sam_folder, dirs_exist_ok=True)
+    assert load_backend(str(sam_folder), device="cpu").style == "sam"
+
+
+def test_download_uses_the_fetcher_reports_progress_and_is_done_once(tiny_sam_folder):
+    calls, progress = [], []
+
+    def fake_fetch(repo_id, local_dir, allow_patterns, tqdm_class=None):
+        calls.append(repo_id)
+        shutil.copytree(tiny_sam_folder, local_dir, dirs_exist_ok=True)
+        bar = tqdm_class(total=100, unit="B")
+        bar.update(40)
+        bar.update(60)
+        bar.close()
+
+    folder = download_snapshot("someone/medsam-tiny", progress=lambda done, total: progress.append((done, total)), fetch=fake_fetch)
+    assert folder == model_folder("someone/medsam-tiny") and (folder / "config.json").is_file()
+    assert progress == [(40, 100), (100, 100)]
+    assert download_snapshot("someone/medsam-tiny", fetch=fake_fetch) == folder
+    assert calls == ["someone/medsam-tiny"]
+
+
+def test_offline_download_is_a_clear_error():
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def offline_fetch(**kwargs):
+        raise LocalEntryNotFoundError("offline")
+
+    with pytest.raises(MedsamGuiError, match="needs internet access once"):
+        download_snapshot("flaviagiammarino/medsam-vit-base", fetch=offline_fetch)

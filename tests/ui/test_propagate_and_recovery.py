@@ -1,0 +1,61 @@
+"""The window's Segment > Propagate action and its crash-recovery offer at start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PyQt6.QtWidgets import QMessageBox
+from ui_helpers import make_window, open_and_wait
+
+from medsam_gui.core.document import Document
+from medsam_gui.io.autosave import Autosaver, process_alive
+from medsam_gui.io.load import open_volume
+from medsam_gui.io.resample import resample_onto
+
+
+@pytest.mark.slow
+def test_propagate_action_carries_the_label_as_one_undo_step(qtbot, window, ct_folder, data_root):
+    document = open_and_wait(qtbot, window, ct_folder)
+    liver = resample_onto(document.volume, data_root / "dcmqi" / "liver_seg.nrrd") > 0
+    window.show_slice(1)
+    value = document.active_label
+    document.paint_slice(1, liver[1], value=value, description="accepted mask")
+    window.actions_by_id["segment.propagate"].trigger()
+    qtbot.waitUntil(lambda: all((document.labels[z] == value).any() for z in (0, 2)), timeout=300_000)
+    labelled = document.labels == value
+    dice = 2 * (labelled & liver).sum() / (labelled.sum() + liver.sum())
+    assert dice > 0.85
+    window.actions_by_id["edit.undo"].trigger()
+    np.testing.assert_array_equal(document.labels == value, np.isin(np.arange(3), [1])[:, None, None] & liver)
+
+
+def test_start_up_offers_to_recover_a_crashed_session(qtbot, engine, monkeypatch, ct_folder):
+    # a session that ended without closing: its process is gone, its autosave and marker remain
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    crashed = Autosaver()
+    crashed.pid = finished.pid  # write as that (now gone) process
+    lost = Document(open_volume(ct_folder))
+    mask = np.zeros(lost.labels.shape, dtype=bool)
+    mask[:, 200:260, 150:230] = True
+    spleen = lost.add_label("spleen")
+    lost.paint_volume(mask, value=spleen)
+    crashed.start()
+    crashed.save_now(lost)
+    assert not process_alive(finished.pid)
+
+    questions = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: questions.append(args[2]) or QMessageBox.StandardButton.Yes)
+    window = make_window(qtbot, engine, monkeypatch)
+    try:
+        qtbot.waitUntil(lambda: window.document is not None, timeout=60_000)
+        assert len(questions) == 1 and str(ct_folder) in questions[0]
+        np.testing.assert_array_equal(window.document.labels, lost.labels)
+        assert window.document.label_table.get(spleen).name == "spleen"
+        assert window.document.is_modified  # recovered work still has to be saved
+        assert Autosaver().find_recoverable() == []
+    finally:
+        window.close()
