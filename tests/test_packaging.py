@@ -85,6 +85,15 @@ def test_spec_collects_packages_and_metadata_that_exist():
         importlib.metadata.version(distribution)  # raises PackageNotFoundError when gone
 
 
+def test_spec_ships_the_torchvision_operator_libraries():
+    """timm imports torchvision.ops, which needs torchvision's operator library loaded."""
+    call = next(call for call in _calls(_spec_tree(), "collect_dynamic_libs") if call.args[0].value == "torchvision")
+    patterns = next(ast.literal_eval(keyword.value) for keyword in call.keywords if keyword.arg == "search_patterns")
+    torchvision_dir = Path(importlib.util.find_spec("torchvision").origin).parent
+    shipped = {path.name for pattern in patterns for path in torchvision_dir.glob(pattern)}
+    assert any(name.startswith("_C") for name in shipped), shipped
+
+
 def test_pylibjpeg_plugins_are_found_through_entry_points_the_spec_keeps():
     """The frozen app only sees plugins whose metadata the spec copies."""
     decoders = importlib.metadata.entry_points(group="pylibjpeg.jpeg_decoders")
