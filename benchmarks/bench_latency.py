@@ -129,13 +129,16 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from medsam_gui.engine import Engine
+    from medsam_gui.engine import Engine, RoiPolicy
     from medsam_gui.engine.cache import EmbeddingCache
     from medsam_gui.io.load import open_volume
 
     volume = open_volume(DATA_ROOT / "dcmqi" / "ct-3slice")
     table = []
-    bench_model("LiteMedSAM", lambda: Engine.create("litemedsam", device="cpu", disk_cache=False), volume,
+    # Decoder timings are for the whole-slice embedding: ROI zoom (a second embedding for
+    # small boxes) is switched off here so every random box decodes at once.
+    whole_slice = RoiPolicy(switch_fraction=0.0)
+    bench_model("LiteMedSAM", lambda: Engine.create("litemedsam", device="cpu", disk_cache=False, roi_policy=whole_slice), volume,
                 args.encode_slices, table, reference=True)
     if not args.skip_medsam:
         from transformers import SamConfig, SamModel
@@ -146,7 +149,7 @@ def main() -> int:
             model = SamModel(SamConfig())  # ViT-B, random weights
             backend = SamBackend(model, "medsam", "medsam-random", "MedSAM ViT-B (random weights)", "random", "-",
                                  "medsam-random", torch.device("cpu"))
-            return Engine(backend, EmbeddingCache(256))
+            return Engine(backend, EmbeddingCache(256), whole_slice)
 
         bench_model("MedSAM ViT-B", medsam_engine, volume, 1, table)
     print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads, CPU; times in ms\n")

@@ -238,6 +238,8 @@ class Engine:
         key = self._key(job)
         embedding, _ = self.cache.get(key, self.backend.features_from_array)
         if embedding is None:
+            if job[1] is not None:  # a box moved on: older crops of this slice are stale
+                self.scheduler.discard(lambda queued: queued[0] == slice_index and queued[1] not in (None, job[1]))
             self.scheduler.request(job, PREDICT_PRIORITY)
             raise EmbeddingNotReady(slice_index, job[1])
         x_start, y_start, x_stop, y_stop = crop

@@ -48,6 +48,12 @@ class EncodeScheduler:
                     self._push(job, priority)
             self._condition.notify()
 
+    def discard(self, predicate) -> None:
+        """Drop queued jobs for which ``predicate(job)`` is true (a job in flight finishes)."""
+        with self._condition:
+            for job in [job for job in self._priorities if predicate(job)]:
+                del self._priorities[job]
+
     def clear(self) -> None:
         with self._condition:
             self._priorities.clear()

@@ -154,6 +154,19 @@ def test_roi_zoom_embedding_is_cached_per_quantised_crop(tiny_backend):
     assert refined.mask.shape == (400, 400)
 
 
+def test_a_moved_small_box_supersedes_its_older_queued_crop(tiny_backend):
+    engine = make_engine(tiny_backend)
+    engine.set_volume(synthetic_ct(slices=2, size=400))
+    first_box, moved_box = (40, 40, 70, 70), (300, 300, 330, 330)
+    for box in (first_box, moved_box):
+        with pytest.raises(EmbeddingNotReady):
+            engine.predict(0, box_xyxy=box)
+    engine.request(1)
+    queued_crops = [job[1] for job in engine.scheduler.order() if job[0] == 0]
+    assert queued_crops == [engine.roi_crop(moved_box)]  # only the newest crop waits
+    assert (1, None) in engine.scheduler.order()  # other slices' jobs are untouched
+
+
 def test_worker_thread_and_predicting_thread_together(tiny_backend):
     engine = make_engine(tiny_backend)
     engine.set_volume(synthetic_ct(slices=8))

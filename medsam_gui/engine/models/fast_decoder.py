@@ -5,7 +5,11 @@ output the app uses is computed.
 Equivalent to ``MaskDecoder.forward(..., multimask_output=False)`` of
 segment-anything, minus: recomputing the dense positional encoding on every call
 (``get_dense_pe``), the three multimask hypernetwork heads and their mask products, and the per-call
-``repeat_interleave`` copies; LayerNorm2d is done with one fused ``layer_norm``.
+``repeat_interleave`` copies; LayerNorm2d is done with one fused ``layer_norm``. The
+two-way transformer runs through :func:`two_way_transformer` below: the same
+arithmetic as ``TwoWayTransformer.forward``, with attention as one fused
+``scaled_dot_product_attention`` call instead of explicit head copies, matmuls and
+softmax, and ``keys + key_pe`` formed once per block instead of twice.
 """
 
 from __future__ import annotations
@@ -15,6 +19,45 @@ import torch
 import torch.nn.functional as F
 
 from medsam_gui.engine.types import Embedding, Prompts
+
+
+def attention(module: torch.nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """segment-anything ``Attention.forward`` on ``[1, n, C]`` inputs, fused.
+
+    Projections to ``module.internal_dim``, ``module.num_heads`` heads, softmax of
+    ``q k^T / sqrt(head_dim)``, output projection back to C.
+    """
+    heads = module.num_heads
+
+    def split(x: torch.Tensor) -> torch.Tensor:  # [1, n, D] -> [1, heads, n, D / heads]
+        return x.unflatten(-1, (heads, -1)).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(split(module.q_proj(q)), split(module.k_proj(k)), split(module.v_proj(v)))
+    return module.out_proj(out.transpose(1, 2).flatten(2))
+
+
+def two_way_transformer(transformer: torch.nn.Module, image: torch.Tensor, image_pe: torch.Tensor, tokens: torch.Tensor):
+    """``TwoWayTransformer.forward`` of segment-anything, same arithmetic, fewer copies.
+
+    image, image_pe: ``[1, C, h, w]``; tokens: ``[1, t, C]``.
+    Returns (queries ``[1, t, C]``, keys ``[1, h * w, C]``).
+    """
+    keys = image.flatten(2).transpose(1, 2)
+    key_pe = image_pe.flatten(2).transpose(1, 2)
+    queries = tokens
+    for block in transformer.layers:
+        if block.skip_first_layer_pe:
+            queries = attention(block.self_attn, queries, queries, queries)
+        else:
+            q = queries + tokens
+            queries = queries + attention(block.self_attn, q, q, queries)
+        queries = block.norm1(queries)
+        keys_with_pe = keys + key_pe
+        queries = block.norm2(queries + attention(block.cross_attn_token_to_image, queries + tokens, keys_with_pe, keys))
+        queries = block.norm3(queries + block.mlp(queries))
+        keys = block.norm4(keys + attention(block.cross_attn_image_to_token, keys_with_pe, queries + tokens, queries))
+    final = attention(transformer.final_attn_token_to_image, queries + tokens, keys + key_pe, keys)
+    return transformer.norm_final_attn(queries + final), keys
 
 
 class FastSamDecoder:
@@ -71,7 +114,7 @@ class FastSamDecoder:
         else:
             dense = self.no_mask_dense
         tokens = torch.cat([self.output_tokens, sparse.to(self.output_tokens.dtype)], dim=1)
-        queries, keys = self.mask_decoder.transformer(features + dense, self.dense_pe, tokens)
+        queries, keys = two_way_transformer(self.mask_decoder.transformer, features + dense, self.dense_pe, tokens)
         batch, channels, height, width = features.shape
         src = keys.transpose(1, 2).reshape(batch, channels, height, width)
         upscaled = self._upscale(src)  # [1, C/8, 4h, 4w]
