@@ -75,3 +75,26 @@ BUNDLED_SOFTWARE: tuple[tuple[str, str], ...] = (
 def model_source(name: str) -> ModelSource | None:
     """The entry for a model name ('litemedsam', 'medsam', 'sam'), or None."""
     return MODEL_SOURCES.get(name)
+
+
+def about_text(model_info=None) -> str:
+    """Plain text for Help > About: version, licence, the model in use and its device.
+
+    ``model_info`` is the engine's ModelInfo (name, display_name, device, licence,
+    source), or None while no model is loaded yet.
+    """
+    lines = [f"{APP_NAME} {APP_VERSION}", APP_DESCRIPTION, f"Licence: {APP_LICENCE}", ""]
+    if model_info is None:
+        lines.append("Model: not loaded yet")
+    else:
+        known = model_source(model_info.name)
+        lines += [
+            f"Model: {model_info.display_name}",
+            f"Device: {model_info.device}",
+            f"Model licence: {model_info.licence or (known.licence if known else 'unknown')}",
+            f"Weights: {model_info.source}",
+        ]
+        if known is not None:
+            lines += [f"Model source: {known.source}", f"Cite: {known.citation}"]
+    lines += ["", NOT_FOR_DIAGNOSIS]
+    return "\n".join(lines)

@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
 )
 from scipy import ndimage
 
-from medsam_gui import __version__
+from medsam_gui.core.app_info import about_text
 from medsam_gui.core.document import Document
 from medsam_gui.core.window import CT_DISPLAY_PRESETS, percentile_window
 from medsam_gui.ui import recent_files
@@ -525,8 +525,9 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         ShortcutsDialog(self).open()
 
     def show_about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "About medsam-gui",
-                          f"medsam-gui {__version__}\nSegment CT/MR with MedSAM / LiteMedSAM.\nGPL-3.0-or-later.", parent=self)
+        model_info = self.engine.model_info if self.engine is not None else None
+        box = QMessageBox(QMessageBox.Icon.Information, "About medsam-gui", about_text(model_info), parent=self)
+        box.setObjectName("about_box")
         box.open()
 
     def show_error(self, message: str) -> None:

@@ -43,6 +43,20 @@ def test_shortcuts_dialog_lists_the_action_table(qtbot, window):
     dialog.close()
 
 
+def test_about_names_version_model_licence_and_device(qtbot, window):
+    from PyQt6.QtWidgets import QMessageBox
+
+    from medsam_gui import __version__
+
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=60000)
+    window.actions_by_id["help.about"].trigger()
+    box = window.findChild(QMessageBox, "about_box")
+    assert box is not None and box.isVisible()
+    text = box.text()
+    assert __version__ in text and "LiteMedSAM" in text and "Apache-2.0" in text and "Device: cpu" in text
+    box.close()
+
+
 def test_slices_window_presets_zoom_and_readout(qtbot, window, ct_folder):
     document = open_and_wait(qtbot, window, ct_folder)
     assert window.slider.maximum() == document.volume.shape_zyx[0] - 1
