@@ -65,6 +65,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("labels.next", "Next label", ("L",), "next_label", "Labels"),
     ActionSpec("labels.previous", "Previous label", ("Shift+L",), "previous_label", "Labels"),
     ActionSpec("segment.propagate", "&Propagate label through volume", ("Ctrl+P",), "propagate_active_label", "Segment"),
+    ActionSpec("segment.add_key_box", "Add &key box (this slice)", ("K",), "add_key_box", "Segment"),
+    ActionSpec("segment.interpolate", "&Interpolate key boxes through volume", ("Ctrl+K",), "interpolate_key_boxes", "Segment"),
     ActionSpec("help.shortcuts", "&Keyboard shortcuts", ("F1",), "show_shortcuts", "Help"),
     ActionSpec("help.about", "&About", (), "show_about", "Help"),
 )

@@ -1,5 +1,6 @@
 """MainWindow behaviour for case files: export/import labels, sessions, autosave and
-crash recovery, and 3D propagation with a progress dialog.
+crash recovery, and 3D segmentation (propagation, interpolated key boxes) with a
+progress dialog.
 
 ``CaseFilesMixin`` is mixed into MainWindow; its public methods are the handlers of
 the File > Export/Import/Session and Segment > Propagate rows of ``actions.py``.
@@ -18,7 +19,7 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from medsam_gui.core.errors import MedsamGuiError
-from medsam_gui.engine.propagate import PropagationSettings, propagate
+from medsam_gui.engine.propagate import PropagationSettings, interpolate_boxes, propagate, segment_boxes
 from medsam_gui.io.atomic import full_suffix
 from medsam_gui.io.autosave import AUTOSAVE_INTERVAL_S, Autosaver
 from medsam_gui.io.dataset_export import write_coco, write_medsam_npz, write_png_masks
@@ -78,12 +79,14 @@ class CaseFilesMixin:
         self._autosave_timer.timeout.connect(self.autosave_now)
         self._autosave_timer.start()
         self._propagation = None
+        self._key_boxes: dict[int, tuple[int, int, int, int]] = {}  # slice -> box_xyxy
         if self._recoverable:
             QTimer.singleShot(0, self.offer_recovery)
 
     def _before_case_switch(self) -> None:
         """Autosave the case being left (its autosave stays until a clean exit)."""
         self.autosave_now()
+        self._key_boxes = {}
 
     def _close_case_files(self) -> None:
         """Clean exit: the user has saved or discarded; autosaves and the crash marker go."""
@@ -218,34 +221,71 @@ class CaseFilesMixin:
         self.render()
         self.statusBar().showMessage(f"Opened session {path}", 5000)
 
-    # -- propagation -------------------------------------------------------------------------
+    # -- 3D: propagation and key-box interpolation ----------------------------------------
     def propagate_active_label(self, settings: PropagationSettings | None = None) -> None:
         """Carry the active label's mask on this slice through the volume (one undo step)."""
-        if self.document is None or self.engine is None:
-            self.show_error("open a scan and wait for the model first")
-            return
-        if self._propagation is not None:
-            self.show_error("a propagation is already running")
+        if not self._ready_for_volume_job():
             return
         document = self.document
-        value = document.active_label
         key_slice = document.slice_index
-        key_mask = document.labels[key_slice] == value
+        key_mask = document.labels[key_slice] == document.active_label
         if not key_mask.any():
-            self.show_error(f"label '{document.label_table.get(value).name}' has no voxels on this slice: accept a mask first")
+            self.show_error(f"label '{document.label_table.get(document.active_label).name}' has no voxels on this slice: accept a mask first")
             return
-        state = {"done": 0, "total": 1, "result": None, "error": None, "cancel": threading.Event(), "value": value, "document": document}
+        self._start_volume_job(
+            "Propagating through the volume...", "propagate",
+            lambda progress, cancel: propagate(self.engine, key_slice, key_mask, document.labels.shape[0], settings,
+                                               progress=progress, cancel=cancel),
+        )
+
+    def add_key_box(self) -> None:
+        """Keep the box drawn on this slice as a key box for 'Interpolate key boxes'."""
+        if self.document is None or self.prompts.box_xyxy is None:
+            self.show_error("draw a box on this slice first, then add it as a key box")
+            return
+        self._key_boxes[self.document.slice_index] = self.prompts.box_xyxy
+        slices = ", ".join(str(index + 1) for index in sorted(self._key_boxes))
+        self.statusBar().showMessage(f"Key boxes on slices {slices}", 8000)
+
+    def interpolate_key_boxes(self) -> None:
+        """MedSAM's 3D recipe: boxes on key slices, interpolated between, each slice
+        segmented from its box into the active label (one undo step)."""
+        if not self._ready_for_volume_job():
+            return
+        if len(self._key_boxes) < 2:
+            self.show_error("add key boxes on at least two slices first (draw a box, then Segment > Add key box)")
+            return
+        boxes = interpolate_boxes(self._key_boxes)
+        shape = self.document.labels.shape
+        self._key_boxes = {}
+        self._start_volume_job(
+            "Segmenting the interpolated boxes...", "interpolated boxes",
+            lambda progress, cancel: segment_boxes(self.engine, boxes, shape, progress=progress, cancel=cancel),
+        )
+
+    def _ready_for_volume_job(self) -> bool:
+        if self.document is None or self.engine is None:
+            self.show_error("open a scan and wait for the model first")
+            return False
+        if self._propagation is not None:
+            self.show_error("a 3D segmentation is already running")
+            return False
+        return True
+
+    def _start_volume_job(self, text: str, description: str, compute) -> None:
+        """Run ``compute(progress, cancel) -> PropagationResult`` on a plain thread with a
+        cancellable progress dialog; the GUI thread paints its mask as one undo step."""
+        document = self.document
+        state = {"done": 0, "total": 1, "result": None, "error": None, "cancel": threading.Event(),
+                 "value": document.active_label, "document": document, "description": description}
 
         def run() -> None:
             try:
-                state["result"] = propagate(
-                    self.engine, key_slice, key_mask, document.labels.shape[0], settings,
-                    progress=lambda done, total: state.update(done=done, total=total), cancel=state["cancel"],
-                )
+                state["result"] = compute(lambda done, total: state.update(done=done, total=total), state["cancel"])
             except Exception as error:  # shown to the user on the GUI thread
                 state["error"] = error
 
-        dialog = QProgressDialog("Propagating through the volume...", "Cancel", 0, 100, self)
+        dialog = QProgressDialog(text, "Cancel", 0, 100, self)
         dialog.setObjectName("propagation_progress")
         dialog.setMinimumDuration(0)
         dialog.canceled.connect(state["cancel"].set)
@@ -269,13 +309,13 @@ class CaseFilesMixin:
         state["dialog"].close()
         self._propagation = None
         if state["error"] is not None:
-            self.show_error(f"propagation failed: {state['error']}")
+            self.show_error(f"{state['description']} failed: {state['error']}")
             return
         result = state["result"]
         if self.document is not state["document"]:
-            self.statusBar().showMessage("Propagation dropped: another case was opened meanwhile", 8000)
+            self.statusBar().showMessage(f"{state['description']} dropped: another case was opened meanwhile", 8000)
             return
-        self.document.paint_volume(result.mask_zyx, value=state["value"], description="propagate")
+        self.document.paint_volume(result.mask_zyx, value=state["value"], description=state["description"])
         self.render()
         reasons = "; ".join(result.stop_reasons.values())
-        self.statusBar().showMessage(f"Propagated to slices {result.first_slice + 1}-{result.last_slice + 1} ({reasons})", 8000)
+        self.statusBar().showMessage(f"{state['description']}: slices {result.first_slice + 1}-{result.last_slice + 1} ({reasons})", 8000)

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 from PyQt6.QtWidgets import QMessageBox
-from ui_helpers import make_window, open_and_wait
+from PyQt6.QtCore import Qt
+from ui_helpers import drag_on_canvas, make_window, open_and_wait, press_key
 
 from medsam_gui.core.document import Document
 from medsam_gui.io.autosave import Autosaver, process_alive
@@ -30,6 +31,26 @@ def test_propagate_action_carries_the_label_as_one_undo_step(qtbot, window, ct_f
     assert dice > 0.85
     window.actions_by_id["edit.undo"].trigger()
     np.testing.assert_array_equal(document.labels == value, np.isin(np.arange(3), [1])[:, None, None] & liver)
+
+
+@pytest.mark.slow
+def test_key_boxes_interpolated_through_the_volume_as_one_undo_step(qtbot, window, ct_folder, data_root):
+    document = open_and_wait(qtbot, window, ct_folder)
+    liver = resample_onto(document.volume, data_root / "dcmqi" / "liver_seg.nrrd") > 0
+    value = document.active_label
+    press_key(window, Qt.Key.Key_B)  # box tool
+    for slice_index in (0, 2):  # key boxes on the first and last slice; slice 1 is interpolated
+        window.show_slice(slice_index)
+        rows, cols = np.nonzero(liver[slice_index])
+        drag_on_canvas(window, (cols.min(), rows.min()), (cols.max(), rows.max()))
+        press_key(window, Qt.Key.Key_K)
+    press_key(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: all((document.labels[z] == value).any() for z in range(3)), timeout=300_000)
+    labelled = document.labels == value
+    dice = 2 * (labelled & liver).sum() / (labelled.sum() + liver.sum())
+    assert dice > 0.85
+    window.actions_by_id["edit.undo"].trigger()
+    assert not (document.labels == value).any()
 
 
 def test_start_up_offers_to_recover_a_crashed_session(qtbot, engine, monkeypatch, ct_folder):
