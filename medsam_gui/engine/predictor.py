@@ -37,6 +37,8 @@ class Engine:
         self.backend = backend
         self.cache = cache
         self.roi_policy = roi_policy if roi_policy is not None else RoiPolicy()
+        # the logit above which a pixel is in the mask: the backend's measured choice, else 0
+        self.mask_threshold_logit = float(getattr(backend, "mask_threshold_logit", 0.0))
         self.scheduler = EncodeScheduler()
         self._lock = threading.RLock()
         self._volume: Volume | None = None
@@ -254,7 +256,7 @@ class Engine:
         from medsam_gui.engine.models.postprocess import logits_to_mask
 
         mask = np.zeros((rows, cols), dtype=bool)
-        mask[y_start:y_stop, x_start:x_stop] = logits_to_mask(lowres, embedding.frame)
+        mask[y_start:y_stop, x_start:x_stop] = logits_to_mask(lowres, embedding.frame, self.mask_threshold_logit)
         logits = LowResLogits(lowres[0, 0].detach().float().cpu().numpy(), embedding.frame, crop)
         return Prediction(mask, score, logits, slice_index, box, crop)
 

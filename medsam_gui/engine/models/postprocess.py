@@ -28,9 +28,9 @@ def lowres_to_image_logits(lowres_logits: torch.Tensor, frame: ModelFrame) -> to
     return sampled[0, 0]
 
 
-def logits_to_mask(lowres_logits: torch.Tensor, frame: ModelFrame) -> np.ndarray:
-    """bool ``[H, W]`` mask: sigmoid(logit) > 0.5, i.e. logit > 0 (no sigmoid pass)."""
-    return (lowres_to_image_logits(lowres_logits, frame) > 0).numpy()
+def logits_to_mask(lowres_logits: torch.Tensor, frame: ModelFrame, threshold_logit: float = 0.0) -> np.ndarray:
+    """bool ``[H, W]`` mask: logit > ``threshold_logit`` (0 = sigmoid > 0.5; no sigmoid pass)."""
+    return (lowres_to_image_logits(lowres_logits, frame) > threshold_logit).numpy()
 
 
 def reframe_logits(previous, crop: tuple[int, int, int, int], frame: ModelFrame) -> np.ndarray:
