@@ -43,6 +43,7 @@ class Document:
             volume.voxels, volume.modality, volume.default_window
         )
         self._listeners: list[LabelsChangedListener] = []
+        self._table_modified = False  # a rename or recolour since the last save
         self.history.mark_clean()
 
     # -- listeners -------------------------------------------------------------------
@@ -94,6 +95,17 @@ class Document:
         self.active_label = self.label_table.add(name, colour).value
         return self.active_label
 
+    def update_label(self, value: int, **changes) -> None:
+        """Rename (``name=``), recolour (``colour=``) or hide (``visible=``) a label.
+
+        Names and colours are part of the saved work (they go into every export), so
+        changing them marks the document modified; visibility is only a view setting.
+        """
+        before = self.label_table.get(value)
+        after = self.label_table.update(value, **changes)
+        if (before.name, before.colour) != (after.name, after.colour):
+            self._table_modified = True
+
     def delete_label(self, value: int) -> None:
         """Erase the label's voxels (one undoable step) and remove it from the table.
 
@@ -129,8 +141,9 @@ class Document:
 
     @property
     def is_modified(self) -> bool:
-        """True when the labels differ from the last save."""
-        return not self.history.is_clean
+        """True when the labels or their names/colours differ from the last save."""
+        return self._table_modified or not self.history.is_clean
 
     def mark_saved(self) -> None:
         self.history.mark_clean()
+        self._table_modified = False

@@ -52,3 +52,15 @@ def test_replace_labels_is_one_step():
     assert (document.labels == imported).all()
     document.undo()
     assert document.labels.sum() == 0
+
+
+def test_renaming_or_recolouring_marks_modified_but_hiding_does_not():
+    document = make_document()
+    document.update_label(document.active_label, visible=False)
+    assert not document.is_modified
+    document.update_label(document.active_label, name="liver (segment 8)")
+    assert document.is_modified and document.label_table.get(document.active_label).name == "liver (segment 8)"
+    document.mark_saved()
+    assert not document.is_modified
+    document.update_label(document.active_label, colour=(1, 2, 3))
+    assert document.is_modified

@@ -141,7 +141,7 @@ class LabelsPanel(QWidget):
         value = int(item.data(Qt.ItemDataRole.UserRole))
         visible = item.checkState() == Qt.CheckState.Checked
         if self.document.label_table.get(value).visible != visible:
-            self.document.label_table.update(value, visible=visible)
+            self.document.update_label(value, visible=visible)
             self.labels_changed.emit()
 
     # -- commands --------------------------------------------------------------------
@@ -174,7 +174,7 @@ class LabelsPanel(QWidget):
         value = self.document.active_label
         name, ok = QInputDialog.getText(self, "Rename label", "Name:", text=self.document.label_table.get(value).name)
         if ok and name.strip():
-            self.document.label_table.update(value, name=name.strip())
+            self.document.update_label(value, name=name.strip())
             self.refresh()
             self.labels_changed.emit()
 
@@ -184,7 +184,7 @@ class LabelsPanel(QWidget):
         value = self.document.active_label
         colour = QColorDialog.getColor(QColor(*self.document.label_table.get(value).colour), self, "Label colour")
         if colour.isValid():
-            self.document.label_table.update(value, colour=(colour.red(), colour.green(), colour.blue()))
+            self.document.update_label(value, colour=(colour.red(), colour.green(), colour.blue()))
             self.refresh()
             self.labels_changed.emit()
 
