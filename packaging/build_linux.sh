@@ -49,10 +49,10 @@ else
         $NICE "$VENV/bin/pip" install --quiet "$TORCH_SPEC"
     fi
 fi
-# A plain (non-editable) install: the build must see what a user would get.
-$NICE "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$REPO_ROOT"
+# A plain (non-editable) install of the app: the build must see what a user would get.
 if [ "$VARIANT" = cuda ]; then
     echo "== pip install $REPO_ROOT pyinstaller (GPU variant)"
+    $NICE "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$REPO_ROOT"
     $NICE "$VENV/bin/pip" install --quiet "$REPO_ROOT" pyinstaller
 else
     echo "== pip install the app's dependencies with $TORCH_SPEC pinned, no timm/torchvision"
@@ -70,7 +70,9 @@ Path(sys.argv[2]).write_text("".join(f"{d}\n" for d in dependencies if not left_
 PY
     LITE_TOOLS_SPEC="$("$VENV/bin/python" -c 'import re, sys, tomllib; print(next(d for d in tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"] if re.match(r"medsam[-_.]lite[-_.]tools", d, re.I)))' "$REPO_ROOT/pyproject.toml")"
     $NICE "$VENV/bin/pip" install --quiet -c "$CONSTRAINTS" -r "$REQUIREMENTS" pyinstaller
+    # --no-deps also skips pip's dependency check, which would flag the missing timm/torchvision.
     $NICE "$VENV/bin/pip" install --quiet --no-deps "$LITE_TOOLS_SPEC"
+    $NICE "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$REPO_ROOT"
     for unwanted in timm torchvision; do
         if "$VENV/bin/pip" show --quiet "$unwanted" >/dev/null 2>&1; then
             echo "build_linux.sh: $unwanted is in the CPU build venv; it must not be" >&2

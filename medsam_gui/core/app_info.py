@@ -62,7 +62,6 @@ MODEL_SOURCES: dict[str, ModelSource] = {
 BUNDLED_SOFTWARE: tuple[tuple[str, str], ...] = (
     ("Qt 6 / PyQt6", "GPL-3.0 (Riverbank Computing, The Qt Company)"),
     ("PyTorch", "BSD-3-Clause"),
-    ("timm, torchvision", "Apache-2.0, BSD-3-Clause"),
     ("transformers", "Apache-2.0"),
     ("pydicom, pylibjpeg", "MIT"),
     ("GDCM (python-gdcm)", "BSD-3-Clause"),
