@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QSlider,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -68,6 +69,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.decoder: DecoderWorker | None = None
         self.brush_radius = 5.0
         self._loader: VolumeLoader | None = None
+        self._abandoned_loaders: list[VolumeLoader] = []  # cancelled opens still reading
         self._engine_loader: EngineLoader | None = None
         self._error_box: QMessageBox | None = None
 
@@ -163,12 +165,19 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.progress_bar.setRange(0, 0)  # busy indicator
         self.progress_bar.setMaximumWidth(120)
         self.progress_bar.hide()
+        self.cancel_open_button = QToolButton()
+        self.cancel_open_button.setObjectName("status.cancel_open")
+        self.cancel_open_button.setText("Cancel")
+        self.cancel_open_button.setToolTip("Stop opening this file (the open case stays)")
+        self.cancel_open_button.clicked.connect(self.cancel_open)
+        self.cancel_open_button.hide()
         self.model_label = QLabel("model: loading...")
         self.model_label.setObjectName("status.model")
         self.decoder_label = QLabel("decoder - ms")
         self.decoder_label.setObjectName("status.decoder")
         self.tool_label = QLabel("")
-        for widget in (self.readout_label, self.progress_bar, self.tool_label, self.model_label, self.decoder_label):
+        for widget in (self.readout_label, self.progress_bar, self.cancel_open_button, self.tool_label, self.model_label,
+                       self.decoder_label):
             bar.addPermanentWidget(widget)
 
     # -- engine ----------------------------------------------------------------------
@@ -225,25 +234,41 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     def open_path(self, path: str, series_uid: str | None = None) -> None:
         """Open a file or folder in the background; the window stays usable meanwhile."""
-        if self._loader is not None and self._loader.isRunning():
-            self.show_error("still opening the previous file; try again in a moment")
-            return
         if self.document is not None and self.document.is_modified and not self.ask_discard_changes():
             return
-        self._loader = VolumeLoader(str(path), series_uid, parent=self)
-        self._loader.loaded.connect(self.set_volume)
-        self._loader.ambiguous.connect(self._choose_series)
-        self._loader.failed.connect(self._on_open_failed)
-        self.progress_bar.show()
+        self.cancel_open()  # a new open supersedes one still reading
+        loader = VolumeLoader(str(path), series_uid, parent=self)
+        # a cancelled or superseded loader's result (even one already queued) is dropped
+        loader.loaded.connect(lambda volume: loader is self._loader and self.set_volume(volume))
+        loader.ambiguous.connect(lambda folder, series: loader is self._loader and self._choose_series(folder, series))
+        loader.failed.connect(lambda message: loader is self._loader and self._on_open_failed(message))
+        self._loader = loader
+        self._show_opening(True)
         self.statusBar().showMessage(f"Opening {path}...")
-        self._loader.start()
+        loader.start()
+
+    def cancel_open(self) -> None:
+        """Stop waiting for the file being opened: its result is dropped when it arrives
+        (a reader in flight is never killed) and the open case stays as it was."""
+        loader, self._loader = self._loader, None
+        if loader is None:
+            return
+        self._abandoned_loaders = [old for old in self._abandoned_loaders if old.isRunning()] + [loader]
+        if not self.progress_bar.isVisible():
+            return
+        self._show_opening(False)
+        self.statusBar().showMessage(f"Stopped opening {loader.path}", 5000)
+
+    def _show_opening(self, opening: bool) -> None:
+        self.progress_bar.setVisible(opening)
+        self.cancel_open_button.setVisible(opening)
 
     def _on_open_failed(self, message: str) -> None:
-        self.progress_bar.hide()
+        self._show_opening(False)
         self.show_error(message)
 
     def _choose_series(self, folder: str, series: list) -> None:
-        self.progress_bar.hide()
+        self._show_opening(False)
         self.statusBar().clearMessage()
         chooser = SeriesChooser(folder, series, self)
         chooser.accepted.connect(lambda: chooser.chosen_uid and self.open_path(folder, chooser.chosen_uid))
@@ -252,7 +277,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
     def set_volume(self, volume) -> None:
         """Show ``volume`` as a new Document (empty labels)."""
         self._before_case_switch()
-        self.progress_bar.hide()
+        self._show_opening(False)
         self.statusBar().clearMessage()
         self.prompts.clear()
         self.document = Document(volume)
@@ -564,6 +589,6 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         for thread in (self.encoder, self.decoder):
             if thread is not None and thread.isRunning():
                 thread.stop()
-        for thread in (self._loader, self._engine_loader):
+        for thread in (self._loader, self._engine_loader, *self._abandoned_loaders):
             if thread is not None:
                 thread.wait()

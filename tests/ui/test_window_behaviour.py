@@ -108,6 +108,23 @@ def test_unreadable_file_is_reported_in_words_and_the_app_goes_on(qtbot, window,
     assert document.volume.shape_zyx == (3, 512, 512)
 
 
+def test_opening_can_be_cancelled_and_the_open_case_stays(qtbot, window, ct_folder, data_root):
+    from PyQt6.QtCore import Qt
+
+    document = open_and_wait(qtbot, window, ct_folder)
+    other = data_root / "totalseg" / "example_ct_dicom"
+    window.open_path(str(other))
+    assert window.cancel_open_button.isVisible()
+    qtbot.mouseClick(window.cancel_open_button, Qt.MouseButton.LeftButton)
+    assert not window.progress_bar.isVisible() and not window.cancel_open_button.isVisible()
+    qtbot.waitUntil(lambda: all(not loader.isRunning() for loader in window._abandoned_loaders), timeout=60_000)
+    qtbot.wait(200)  # let a result that was already queued arrive, if it were still wanted
+    assert window.document is document  # the cancelled open never replaced the case
+    window.open_path(str(other))  # and opening it again works
+    qtbot.waitUntil(lambda: window.document is not document, timeout=60_000)
+    assert window.document.volume.shape_zyx == (20, 512, 512)
+
+
 def test_folder_with_two_series_asks_which_one(qtbot, window, tmp_path, ct_folder):
     folder = tmp_path / "two_series"
     folder.mkdir()
