@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medsam_gui.engine import Engine
+from medsam_gui.engine import Engine, RoiPolicy
 from medsam_gui.engine.propagate import PropagationSettings, box_of_mask, propagate, segment_boxes
 from medsam_gui.io.load import open_volume
 from medsam_gui.io.resample import resample_onto
@@ -37,15 +37,17 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("MEDSAM_GUI_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     parser.add_argument("--organs", type=int, nargs="+", default=[1, 2, 3, 5, 6])
     parser.add_argument("--mask-input", action="store_true", help="also pass the previous slice's logits")
+    parser.add_argument("--min-zoom", type=float, default=RoiPolicy.min_zoom, help="ROI zoom only above this magnification")
+    parser.add_argument("--min-score", type=float, default=PropagationSettings.min_score, help="stop below this predicted IoU")
     parser.add_argument("--margin", type=int, default=PropagationSettings.box_margin_px, help="box margin around the previous mask (px)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = Path(args.data) / "totalseg"
     volume = open_volume(data / "example_ct_sm.nii.gz")
     ground_truth = resample_onto(volume, data / "example_seg.nii.gz")
-    engine = Engine.create("litemedsam", device="cpu")
+    engine = Engine.create("litemedsam", device="cpu", roi_policy=RoiPolicy(min_zoom=args.min_zoom))
     engine.set_volume(volume)
-    settings = PropagationSettings(use_mask_input=args.mask_input, box_margin_px=args.margin)
+    settings = PropagationSettings(use_mask_input=args.mask_input, box_margin_px=args.margin, min_score=args.min_score)
     rows = []
     for value in args.organs:
         organ = ground_truth == value

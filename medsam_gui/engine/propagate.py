@@ -51,6 +51,7 @@ class PropagationSettings:
         min_area_px: a mask smaller than this ends the object.
         min_area_fraction: ... or smaller than this fraction of the key slice's mask.
         max_growth: a mask more than this many times the previous one is a leak: stop.
+        min_score: a mask whose predicted IoU is below this ends the object.
         use_mask_input: pass the previous slice's prediction (its low-resolution
             logits, re-framed by the engine) as ``mask_input`` along with the box.
         lookahead: how many slices ahead of the front to request encodes for.
@@ -61,6 +62,7 @@ class PropagationSettings:
     min_area_px: int = 10
     min_area_fraction: float = 0.02
     max_growth: float = 2.5
+    min_score: float = 0.0
     use_mask_input: bool = False
     lookahead: int = 3
     slice_range: tuple[int, int] | None = None
@@ -155,7 +157,8 @@ def propagate(
                     mask_input = replace(previous_prediction, slice_index=slice_index)
                 prediction = _predict_when_ready(engine, slice_index, box, mask_input, cancel, encode_inline)
                 done += 1
-                stop_reason = _stop_reason(prediction.mask, previous_mask, min_area, settings.max_growth, slice_index)
+                stop_reason = _stop_reason(prediction.mask, previous_mask, min_area, settings.max_growth, slice_index,
+                                           prediction.score, settings.min_score)
                 if stop_reason is None:
                     mask_zyx[slice_index] = prediction.mask
                     previous_mask, previous_prediction = prediction.mask, prediction
@@ -229,8 +232,11 @@ def segment_boxes(
     return PropagationResult(mask_zyx, first, last, cancelled, {"cancelled": "cancelled by the user"} if cancelled else {})
 
 
-def _stop_reason(mask_yx, previous_mask_yx, min_area: int, max_growth: float, slice_index: int) -> str | None:
+def _stop_reason(mask_yx, previous_mask_yx, min_area: int, max_growth: float, slice_index: int,
+                 score: float = 1.0, min_score: float = 0.0) -> str | None:
     """Why the walk ends at this slice (None: keep the mask and go on)."""
+    if score < min_score:
+        return f"object ended at slice {slice_index} (model confidence {score:.2f})"
     area = int(mask_yx.sum())
     previous_area = int(previous_mask_yx.sum())
     if area < min_area:

@@ -23,12 +23,13 @@ def test_crops_contain_the_box_with_context_and_stay_inside_the_slice():
 
 
 def test_large_boxes_and_barely_magnifying_crops_use_the_whole_slice():
-    policy = RoiPolicy(switch_fraction=0.3)
+    policy = RoiPolicy(switch_fraction=0.3)  # default min_zoom 1.5
     assert policy.crop_for((100, 100, 300, 300), (512, 512)) == (0, 0, 512, 512)
-    assert RoiPolicy(min_zoom=1.5).crop_for((40, 40, 60, 60), (96, 96)) == (0, 0, 96, 96)  # zoom 1.5 not reached
-    assert policy.crop_for((40, 40, 60, 60), (96, 96)) == (0, 0, 96, 96)  # the crop would be the slice
-    x_start, y_start, x_stop, y_stop = policy.crop_for((40, 40, 60, 60), (120, 120))
-    assert (x_stop - x_start, y_stop - y_start) == (96, 96)
+    assert policy.crop_for((40, 40, 60, 60), (120, 120)) == (0, 0, 120, 120)  # crop 96: zoom 1.25 < 1.5
+    x_start, y_start, x_stop, y_stop = policy.crop_for((40, 40, 60, 60), (160, 160))
+    assert (x_stop - x_start, y_stop - y_start) == (96, 96)  # zoom 1.67: worth a second pass
+    assert RoiPolicy(min_zoom=1.0).crop_for((40, 40, 60, 60), (120, 120)) != (0, 0, 120, 120)
+    assert RoiPolicy(min_zoom=1.0).crop_for((40, 40, 60, 60), (96, 96)) == (0, 0, 96, 96)  # the crop would be the slice
     assert RoiPolicy(switch_fraction=0.0).crop_for((10, 10, 20, 20), (512, 512)) == (0, 0, 512, 512)
 
 
