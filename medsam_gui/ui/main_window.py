@@ -35,7 +35,7 @@ from medsam_gui.ui.actions import build_actions
 from medsam_gui.ui.canvas.orientation import edge_letters
 from medsam_gui.ui.canvas.rendering import overlay_to_qimage, preview_to_qimage, slice_to_qimage
 from medsam_gui.ui.canvas.slice_strip import SliceStateStrip
-from medsam_gui.ui.canvas.view import SliceView
+from medsam_gui.ui.canvas.view import SliceView, accept_file_drag, dropped_local_paths
 from medsam_gui.ui.case_files import CaseFilesMixin
 from medsam_gui.ui.dialogs import SeriesChooser, ShortcutsDialog
 from medsam_gui.ui.panels.labels import LabelsPanel
@@ -308,12 +308,11 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+    def dragEnterEvent(self, event) -> None:  # drops on the panels and status bar
+        accept_file_drag(event)
 
     def dropEvent(self, event) -> None:
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = dropped_local_paths(event)
         if paths:
             self.open_path(paths[0])
 

@@ -24,6 +24,20 @@ ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 0.05, 64.0
 
 
+def accept_file_drag(event) -> None:
+    """Accept a drag that carries files (so the cursor shows a drop is possible)."""
+    if event.mimeData().hasUrls():
+        event.acceptProposedAction()
+
+
+def dropped_local_paths(event) -> list[str]:
+    """The local file paths of a drop event (accepted when there are any)."""
+    paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+    if paths:
+        event.acceptProposedAction()
+    return paths
+
+
 class SliceView(QGraphicsView):
     """The canvas.
 
@@ -267,19 +281,17 @@ class SliceView(QGraphicsView):
             return
         super().keyReleaseEvent(event)
 
+    # the view takes drops itself (a QGraphicsView does not pass them to its window)
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dragMoveEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event) -> None:
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = dropped_local_paths(event)
         if paths:
             self.files_dropped.emit(paths)
-            event.acceptProposedAction()
 
     # -- orientation letters ---------------------------------------------------------
     def drawForeground(self, painter: QPainter, rect) -> None:
