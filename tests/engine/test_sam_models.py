@@ -106,3 +106,55 @@ def test_offline_download_is_a_clear_error():
 
     with pytest.raises(MedsamGuiError, match="needs internet access once"):
         download_snapshot("flaviagiammarino/medsam-vit-base", fetch=offline_fetch)
+
+
+def hub_fake(repository):
+    """A stand-in for ``snapshot_download`` serving the files of a local folder
+    that match ``allow_patterns``, as the Hub does; records each call's patterns."""
+    import fnmatch
+
+    calls = []
+
+    def fetch(repo_id, local_dir, allow_patterns, tqdm_class=None):
+        calls.append(tuple(allow_patterns))
+        for path in repository.iterdir():
+            if any(fnmatch.fnmatch(path.name, pattern) for pattern in allow_patterns):
+                target = model_folder(repo_id) / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+
+    return fetch, calls
+
+
+def test_a_repository_with_only_pytorch_bin_weights_downloads_and_loads(tmp_path):
+    from transformers import SamModel
+
+    from engine_testkit import randomise
+    from medsam_gui.engine.models import load_transformers_folder
+
+    model = SamModel(tiny_sam_config())
+    randomise(model, seed=5)
+    repository = tmp_path / "hub-repo"  # laid out as a pre-safetensors upload
+    model.config.save_pretrained(repository)
+    torch.save(model.state_dict(), repository / "pytorch_model.bin")
+    fetch, calls = hub_fake(repository)
+    folder = download_snapshot("someone/old-medsam", fetch=fetch)
+    assert len(calls) == 2 and "*.safetensors" in calls[0] and calls[1] == ("pytorch_model*.bin",)
+    backend = load_transformers_folder(folder, "medsam", "old-medsam", torch.device("cpu"))
+    reference = model.mask_decoder.iou_prediction_head.proj_out.weight
+    assert torch.equal(backend.model.mask_decoder.iou_prediction_head.proj_out.weight, reference)
+
+
+def test_a_safetensors_repository_is_fetched_in_one_pass(tiny_sam_folder):
+    fetch, calls = hub_fake(tiny_sam_folder)
+    folder = download_snapshot("someone/new-medsam", fetch=fetch)
+    assert len(calls) == 1 and list(folder.glob("*.safetensors"))
+
+
+def test_a_repository_without_weights_is_reported_incomplete(tmp_path):
+    repository = tmp_path / "config-only"
+    repository.mkdir()
+    (repository / "config.json").write_text("{}")
+    fetch, _ = hub_fake(repository)
+    with pytest.raises(MedsamGuiError, match="incomplete"):
+        download_snapshot("someone/broken", fetch=fetch)

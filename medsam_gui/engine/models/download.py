@@ -12,7 +12,10 @@ from typing import Callable
 from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.core.paths import user_cache_dir
 
-WEIGHT_PATTERNS = ("config.json", "preprocessor_config.json", "*.safetensors", "*.json")
+WEIGHT_PATTERNS = ("*.json", "*.safetensors")
+# repositories published before safetensors (PyTorch pickles) get a second pass;
+# transformers loads those with weights_only=True
+LEGACY_WEIGHT_PATTERNS = ("pytorch_model*.bin",)
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -59,7 +62,16 @@ def download_snapshot(repo_id: str, progress: ProgressCallback | None = None, fe
         return folder
     if fetch is None:
         from huggingface_hub import snapshot_download as fetch
-    kwargs = {"repo_id": repo_id, "local_dir": str(folder), "allow_patterns": list(WEIGHT_PATTERNS)}
+    for patterns in (WEIGHT_PATTERNS, LEGACY_WEIGHT_PATTERNS):
+        _fetch_patterns(fetch, repo_id, folder, patterns, progress)
+        if is_complete(folder):
+            return folder
+    raise MedsamGuiError(f"download of {repo_id!r} is incomplete (no config.json or weights)", folder)
+
+
+def _fetch_patterns(fetch, repo_id: str, folder: Path, patterns: tuple[str, ...], progress: ProgressCallback | None) -> None:
+    """One ``snapshot_download`` call for the files matching ``patterns``."""
+    kwargs = {"repo_id": repo_id, "local_dir": str(folder), "allow_patterns": list(patterns)}
     if progress is not None:
         kwargs["tqdm_class"] = _progress_tqdm(progress)
     try:
@@ -69,6 +81,3 @@ def download_snapshot(repo_id: str, progress: ProgressCallback | None = None, fe
             f"cannot download model {repo_id!r} ({error.__class__.__name__}): this needs internet access once; "
             f"or download it elsewhere and pass its folder with --model, or place it in {folder}"
         ) from error
-    if not is_complete(folder):
-        raise MedsamGuiError(f"download of {repo_id!r} is incomplete (no config.json or weights)", folder)
-    return folder
