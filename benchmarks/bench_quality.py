@@ -1,6 +1,8 @@
 """Mean Dice against real ground truth, per data group: tight boxes (whole slice,
 ROI crop, the engine's default switch-over), boxes jittered by up to 10 % of their
-size, and the box-fill baseline. Also the ROI switch-over sweep.
+size, the tight box plus one simulated corrective click (at the centre of the largest
+error region: positive where the mask misses, negative where it overshoots), and the
+box-fill baseline. Also the ROI switch-over sweep.
 
     python benchmarks/bench_quality.py [--model litemedsam] [--jitter-seed 0]
 """
@@ -49,10 +51,23 @@ def jitter(box, shape, rng, fraction=0.10):
     return tuple(int(v) for v in moved)
 
 
-def predict(engine, slice_index, box):
+def corrective_click(mask, truth):
+    """((x, y), label): the pixel deepest inside the larger error region, 1 for a
+    missed region, 0 for an overshoot; what an annotator would click first."""
+    from scipy import ndimage
+
+    depths = [ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1] for region in (truth & ~mask, mask & ~truth)]
+    label = 1 if depths[0].max() >= depths[1].max() else 0
+    depth = depths[1 - label]
+    row, col = np.unravel_index(int(depth.argmax()), depth.shape)
+    return (int(col), int(row)), label
+
+
+def predict(engine, slice_index, box, point=None):
+    points, labels = (None, None) if point is None else ([point[0]], [point[1]])
     for _ in range(3):
         try:
-            return engine.predict(slice_index, box_xyxy=box)
+            return engine.predict(slice_index, box_xyxy=box, points_xy=points, point_labels=labels)
         except EmbeddingNotReady:
             while engine.run_next_job(timeout_s=0.0) is not None:
                 pass
@@ -86,10 +101,12 @@ def main() -> int:
         crop_prediction = predict(engine, slice_index, box)
         crop = dice(crop_prediction.mask, truth) if crop_prediction.used_roi_zoom else whole
         engine.roi_policy = default_policy
-        chosen = dice(predict(engine, slice_index, box).mask, truth)
+        chosen_mask = predict(engine, slice_index, box).mask
+        chosen = dice(chosen_mask, truth)
+        clicked = dice(predict(engine, slice_index, box, corrective_click(chosen_mask, truth)).mask, truth)
         jittered_box = jitter(box, truth.shape, rng)
         jittered = dice(predict(engine, slice_index, jittered_box).mask, truth)
-        for name, value in (("whole", whole), ("crop", crop), ("engine", chosen), ("jitter", jittered),
+        for name, value in (("whole", whole), ("crop", crop), ("engine", chosen), ("jitter", jittered), ("click", clicked),
                             ("fill", dice(fill(box, truth.shape), truth)),
                             ("fill_jitter", dice(fill(jittered_box, truth.shape), truth))):
             rows[group][name].append(value)
@@ -97,19 +114,20 @@ def main() -> int:
     elapsed = time.perf_counter() - started
 
     print(f"\nmodel {engine.model_info.name}, ROI policy {default_policy}, {elapsed:.0f} s\n")
-    header = "| data | n | whole slice | ROI crop | engine (tight box) | engine (jittered box) | box fill | box fill (jittered) |"
+    header = ("| data | n | whole slice | ROI crop | engine (tight box) | engine (jittered box) | tight box + 1 click | "
+              "box fill | box fill (jittered) |")
     print(header)
-    print("|" + "---|" * 8)
+    print("|" + "---|" * 9)
     totals = defaultdict(list)
     for group, values in rows.items():
         means = {name: np.mean(v) for name, v in values.items()}
         for name, v in values.items():
             totals[name].extend(v)
         print(f"| {group} | {len(values['whole'])} | {means['whole']:.3f} | {means['crop']:.3f} | "
-              f"{means['engine']:.3f} | {means['jitter']:.3f} | {means['fill']:.3f} | {means['fill_jitter']:.3f} |")
+              f"{means['engine']:.3f} | {means['jitter']:.3f} | {means['click']:.3f} | {means['fill']:.3f} | {means['fill_jitter']:.3f} |")
     means = {name: np.mean(v) for name, v in totals.items()}
     print(f"| all | {len(totals['whole'])} | {means['whole']:.3f} | {means['crop']:.3f} | {means['engine']:.3f} | "
-          f"{means['jitter']:.3f} | {means['fill']:.3f} | {means['fill_jitter']:.3f} |")
+          f"{means['jitter']:.3f} | {means['click']:.3f} | {means['fill']:.3f} | {means['fill_jitter']:.3f} |")
 
     print("\nROI switch-over: zoom when the box's longer side < fraction x slice side (tight boxes)\n")
     groups = list(rows)

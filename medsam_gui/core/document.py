@@ -62,14 +62,16 @@ class Document:
         return True
 
     # -- label edits -----------------------------------------------------------------
-    def paint_slice(self, slice_index: int, mask_yx: np.ndarray, value: int | None = None, mode: str = "add", description: str = "paint") -> bool:
-        """Write a 2D mask ``[y, x]`` into one slice (see ``edits.edit_paint_slice`` for modes).
+    def paint_slice(self, slice_index: int, mask_yx: np.ndarray, value: int | None = None, mode: str = "add",
+                    description: str = "paint", within_yx: np.ndarray | None = None) -> bool:
+        """Write a 2D mask ``[y, x]`` into one slice (see ``edits.edit_paint_slice`` for
+        the modes and ``within_yx``).
 
         Returns True when a voxel changed. Inside a brush stroke (``begin_stroke``)
         the edit joins the stroke's single undo step.
         """
         value = self.active_label if value is None else value
-        return self._record(edits.edit_paint_slice(self.labels, slice_index, mask_yx, value, mode, description))
+        return self._record(edits.edit_paint_slice(self.labels, slice_index, mask_yx, value, mode, description, within_yx))
 
     def paint_volume(self, mask_zyx: np.ndarray, value: int | None = None, description: str = "3D mask") -> bool:
         """Paint a 3D mask ``[z, y, x]`` with ``value`` as one undo step."""

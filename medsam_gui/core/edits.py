@@ -121,26 +121,32 @@ def edit_from_new_values(
 
 
 def edit_paint_slice(
-    labels: np.ndarray, slice_index: int, mask_yx: np.ndarray, value: int, mode: str = "add", description: str = ""
+    labels: np.ndarray, slice_index: int, mask_yx: np.ndarray, value: int, mode: str = "add", description: str = "",
+    within_yx: np.ndarray | None = None,
 ) -> LabelEdit | None:
     """The edit for writing a 2D mask ``[y, x]`` into slice ``slice_index``.
 
     Modes:
         'add': voxels under the mask become ``value`` (paints over other labels).
         'erase': voxels under the mask that hold ``value`` become 0 (``value`` 0: any label).
-        'replace': the slice's ``value`` object becomes exactly the mask (outside -> 0).
+        'replace': inside ``within_yx`` (bool ``[y, x]``; default the whole slice) the
+            ``value`` object becomes exactly the mask; ``value`` voxels outside the
+            mask there become 0, those outside ``within_yx`` stay.
     """
     mask = np.asarray(mask_yx, dtype=bool)
     current = labels[slice_index]
     if mask.shape != current.shape:
         raise ValueError(f"mask shape {mask.shape} differs from slice shape {current.shape}")
+    within = np.ones_like(mask) if within_yx is None else np.asarray(within_yx, dtype=bool)
+    if within.shape != current.shape:
+        raise ValueError(f"region shape {within.shape} differs from slice shape {current.shape}")
     if mode == "add":
         new = np.where(mask, np.uint8(value), current)
     elif mode == "erase":
         hit = mask if value == 0 else mask & (current == value)
         new = np.where(hit, np.uint8(0), current)
     elif mode == "replace":
-        new = np.where(current == value, np.uint8(0), current)
+        new = np.where((current == value) & within, np.uint8(0), current)
         new = np.where(mask, np.uint8(value), new)
     else:
         raise ValueError(f"unknown paint mode '{mode}'")

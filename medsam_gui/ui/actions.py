@@ -39,6 +39,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("edit.undo", "&Undo", ("Ctrl+Z",), "undo", "Edit"),
     ActionSpec("edit.redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "Edit"),
     ActionSpec("edit.accept", "&Accept mask", ("Return", "Enter"), "accept_preview", "Edit", separator_before=True),
+    ActionSpec("edit.accept_replace", "Accept mask, &replacing the label inside the box", ("Shift+Return", "Shift+Enter"),
+               "accept_preview_replacing", "Edit"),
     ActionSpec("edit.discard", "&Discard mask", ("Escape",), "discard_preview", "Edit"),
     ActionSpec("edit.fill_slice", "&Fill holes of label on slice", ("Ctrl+F",), "fill_label_on_slice", "Edit"),
     ActionSpec("edit.erase_slice", "&Erase label on slice", ("Delete",), "erase_label_on_slice", "Edit"),

@@ -503,6 +503,17 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         if self.prompts.accept_into(self.document):
             self.statusBar().showMessage("Mask added to " + self.document.label_table.get(self.document.active_label).name, 3000)
 
+    def accept_preview_replacing(self) -> None:
+        """Commit the preview as the active label's new outline inside the box (one undo step)."""
+        if self.document is None:
+            return
+        if self.prompts.preview is None:
+            self.statusBar().showMessage("No mask to accept yet", 2000)
+            return
+        name = self.document.label_table.get(self.document.active_label).name
+        if self.prompts.accept_into(self.document, replace_in_box=True):
+            self.statusBar().showMessage(f"{name} replaced inside the box", 3000)
+
     def discard_preview(self) -> None:
         self.prompts.clear()
 

@@ -5,7 +5,8 @@ box, points), sends each change to the :class:`~medsam_gui.ui.worker.DecoderWork
 (latest request wins) and keeps only the result of the newest request as the
 preview. When the embedding is not ready, the prompt stays pending and is sent again
 when the encoder reports that slice. Accepting writes the preview into the Document
-as one undo step; discarding forgets prompt and preview.
+as one undo step, either adding to the active label or replacing it inside the box
+(so a refined box can also shrink an object); discarding forgets prompt and preview.
 """
 
 from __future__ import annotations
@@ -103,15 +104,27 @@ class PromptSession(QObject):
         self._decoder.submit(DecodeRequest(self._request_id, self.slice_index, self.box_xyxy, points, labels))
 
     # -- accept ----------------------------------------------------------------------
-    def accept_into(self, document, mode: str = "add") -> bool:
+    def accept_into(self, document, replace_in_box: bool = False) -> bool:
         """Write the preview into ``document`` (active label) as one undo step.
 
-        Returns True when labels changed. The prompt is cleared either way.
+        By default the mask is added to the label. With ``replace_in_box`` the label
+        inside the prompt's box (the whole slice for points alone) becomes exactly the
+        mask: label pixels there that the mask leaves out are cleared; outside the box
+        nothing changes. Returns True when labels changed. The prompt is cleared either way.
         """
         prediction = self.preview
         changed = False
-        if prediction is not None and prediction.mask.any():
-            changed = document.paint_slice(prediction.slice_index, prediction.mask, mode=mode, description="AI mask")
+        if prediction is not None and replace_in_box:
+            within = np.zeros(prediction.mask.shape, dtype=bool)
+            if prediction.box_xyxy is None:
+                within[:] = True
+            else:
+                x0, y0, x1, y1 = prediction.box_xyxy
+                within[y0 : y1 + 1, x0 : x1 + 1] = True
+            changed = document.paint_slice(prediction.slice_index, prediction.mask, mode="replace",
+                                           description="AI mask (replace in box)", within_yx=within)
+        elif prediction is not None and prediction.mask.any():
+            changed = document.paint_slice(prediction.slice_index, prediction.mask, mode="add", description="AI mask")
         self.clear()
         return changed
 

@@ -50,6 +50,25 @@ def test_paint_modes(mode):
     assert (labels[0, 8:10, 8:10] == 3).all()
 
 
+def test_replace_within_a_region_keeps_the_label_outside_it():
+    labels = np.zeros((1, 10, 10), np.uint8)
+    labels[0, 2:8, 2:8] = 2  # an accepted object
+    labels[0, 4, 9] = 3  # another label inside the region
+    region = np.zeros((10, 10), bool)
+    region[0:10, 5:10] = True  # the right half: the box of a refinement
+    mask = np.zeros((10, 10), bool)
+    mask[3:6, 5:7] = True  # the refined, smaller object there
+    edit = edits.edit_paint_slice(labels, 0, mask, 2, mode="replace", within_yx=region)
+    before = labels.copy()
+    edit.apply(labels)
+    assert (labels[0][mask] == 2).all()
+    assert (labels[0][region & ~mask] != 2).all()  # shrunk inside the region
+    assert (labels[0][~region] == before[0][~region]).all()  # the left half is untouched
+    assert labels[0, 4, 9] == 3
+    edit.revert(labels)
+    assert (labels == before).all()
+
+
 def test_volume_edit_is_small_for_a_small_object_in_a_big_volume():
     labels = np.zeros((300, 512, 512), np.uint8)
     mask = np.zeros_like(labels, dtype=bool)

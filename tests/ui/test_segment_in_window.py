@@ -62,6 +62,38 @@ def test_box_drag_then_enter_writes_the_liver_mask(qtbot, window, ct_folder, dat
     assert document.labels.max() == 0
 
 
+def test_shift_enter_replaces_the_label_inside_the_box_so_a_refinement_can_shrink_it(qtbot, window, ct_folder, data_root):
+    document = open_and_wait(qtbot, window, ct_folder)
+    liver = ground_truth_on_volume(data_root / "dcmqi" / "liver_seg.nrrd", document.volume)
+    slice_index = document.slice_index
+    wait_encoded(qtbot, window, slice_index)
+    rows, cols = np.nonzero(liver[slice_index])
+    box = (int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max()))
+    drag_on_canvas(window, box[:2], box[2:])
+    qtbot.waitUntil(lambda: window.prompts.preview is not None and tuple(window.prompts.preview.box_xyxy) == box, timeout=30_000)
+    press_key(window, Qt.Key.Key_Return)
+    accepted = (document.labels[slice_index] == document.active_label).copy()
+    assert accepted.sum() > 1000
+
+    # a smaller box over the left part of the liver, accepted with Shift+Enter
+    x0, y0, x1, y1 = box
+    part = (x0, y0, x0 + (x1 - x0) // 2, y1)
+    drag_on_canvas(window, part[:2], part[2:])
+    qtbot.waitUntil(lambda: window.prompts.preview is not None and tuple(window.prompts.preview.box_xyxy) == part, timeout=30_000)
+    refined = window.prompts.preview.mask.copy()
+    inside = np.zeros_like(accepted)
+    inside[part[1] : part[3] + 1, part[0] : part[2] + 1] = True
+    assert (accepted & inside & ~refined).any()  # there is something for the refinement to remove
+    press_key(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    now = document.labels[slice_index] == document.active_label
+    assert np.array_equal(now[inside], refined[inside])
+    assert np.array_equal(now[~inside], (accepted | refined)[~inside])
+    assert now.sum() < (accepted | refined).sum()  # it shrank where plain Enter would only add
+
+    press_key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(document.labels[slice_index] == document.active_label, accepted)
+
+
 def test_box_can_be_moved_and_escape_discards(qtbot, window, ct_folder):
     document = open_and_wait(qtbot, window, ct_folder)
     wait_encoded(qtbot, window, document.slice_index)
