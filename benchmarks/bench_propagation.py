@@ -35,10 +35,12 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=os.environ.get("MEDSAM_GUI_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
-    parser.add_argument("--organs", type=int, nargs="+", default=[1, 2, 3, 5, 6])
+    parser.add_argument("--organs", type=int, nargs="+", default=[1, 2, 3, 5, 6, 4, 7])
     parser.add_argument("--mask-input", action="store_true", help="also pass the previous slice's logits")
     parser.add_argument("--min-zoom", type=float, default=RoiPolicy.min_zoom, help="ROI zoom only above this magnification")
     parser.add_argument("--min-score", type=float, default=PropagationSettings.min_score, help="stop below this predicted IoU")
+    parser.add_argument("--max-intensity-shift", type=float, default=PropagationSettings.max_intensity_shift,
+                        help="stop when the mask's mean is this many key-slice SDs away (0: off)")
     parser.add_argument("--margin", type=int, default=PropagationSettings.box_margin_px, help="box margin around the previous mask (px)")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -47,7 +49,8 @@ def main() -> None:
     ground_truth = resample_onto(volume, data / "example_seg.nii.gz")
     engine = Engine.create("litemedsam", device="cpu", roi_policy=RoiPolicy(min_zoom=args.min_zoom))
     engine.set_volume(volume)
-    settings = PropagationSettings(use_mask_input=args.mask_input, box_margin_px=args.margin, min_score=args.min_score)
+    settings = PropagationSettings(use_mask_input=args.mask_input, box_margin_px=args.margin, min_score=args.min_score,
+                                   max_intensity_shift=args.max_intensity_shift)
     rows = []
     for value in args.organs:
         organ = ground_truth == value
@@ -75,7 +78,7 @@ def main() -> None:
                 time.perf_counter() - started,
             )
         )
-    print(f"LiteMedSAM, CPU 2 threads, example_ct_sm {volume.shape_zyx}, mask_input={args.mask_input}")
+    print(f"LiteMedSAM, CPU 2 threads, example_ct_sm {volume.shape_zyx}, {settings}")
     print(f"| organ | GT slices | propagated slices | Dice propagate (1 box) | Dice tight box every slice | Dice copy key mask | seconds |")
     print("|---|---|---|---|---|---|---|")
     for name, gt_range, got_range, d_prop, d_tight, d_copy, seconds in rows:

@@ -93,6 +93,11 @@ class Engine:
             self._last_crops = {}
 
     @property
+    def volume(self) -> Volume:
+        """The volume set by :meth:`set_volume` (MedsamGuiError before that)."""
+        return self._require_volume()
+
+    @property
     def input_preset(self) -> ModelInputPreset | None:
         return self._preset
 

@@ -4,12 +4,13 @@ between boxes drawn on a few key slices (MedSAM's 3D recipe).
 Propagation walks up from the key slice, then down. Each slice is prompted with the
 box of the previous slice's mask (plus a small margin) and, when enabled, the
 previous prediction as ``mask_input``; the walk stops where the object ends (mask
-empty or tiny, or suddenly much larger: a leak), at the user's slice range, or at
-the volume's edge. Encodes are requested a few slices ahead of the front so the
+empty or tiny; suddenly much larger: a leak; or filled with tissue of another
+intensity than the key slice's object: the model has moved on to a neighbour), at
+the user's slice range, or at the volume's edge. Encodes are requested a few slices ahead of the front so the
 decoder waits as little as possible.
 
 Threading: the functions here only call ``engine.request``, ``engine.predict`` and
-(headless, ``encode_inline=True``) ``engine.run_next_job``. In the app they run on a
+(headless, ``encode_inline=True``) ``engine.run_next_job``, and read ``engine.volume``. In the app they run on a
 thread of their own while the worker thread runs the engine's queue; they never
 touch a Document: the caller paints the returned 3D mask as one undo step
 (``Document.paint_volume``) on the GUI thread.
@@ -51,6 +52,11 @@ class PropagationSettings:
         min_area_px: a mask smaller than this ends the object.
         min_area_fraction: ... or smaller than this fraction of the key slice's mask.
         max_growth: a mask more than this many times the previous one is a leak: stop.
+        max_intensity_shift: stop when the mean voxel value under a slice's mask is
+            further than this many standard deviations (of the key mask's voxels) from
+            the key mask's mean: past the object's end the model tends to latch onto a
+            neighbouring structure of other density (0 disables; see
+            benchmarks/bench_propagation.py --max-intensity-shift).
         min_score: a mask whose predicted IoU is below this ends the object.
         use_mask_input: pass the previous slice's prediction (its low-resolution
             logits, re-framed by the engine) as ``mask_input`` along with the box.
@@ -62,6 +68,7 @@ class PropagationSettings:
     min_area_px: int = 10
     min_area_fraction: float = 0.02
     max_growth: float = 2.5
+    max_intensity_shift: float = 1.0
     min_score: float = 0.0
     use_mask_input: bool = False
     lookahead: int = 3
@@ -116,7 +123,8 @@ def propagate(
     """Carry ``key_mask_yx`` (bool ``[y, x]`` on slice ``key_slice_index``) up and down.
 
     Args:
-        engine: an engine whose volume has ``slice_count`` slices (``set_volume`` done).
+        engine: an engine whose volume has ``slice_count`` slices (``set_volume`` done);
+            its ``volume.voxels`` give the intensities for ``max_intensity_shift``.
         key_slice_index: the slice of the accepted mask.
         key_mask_yx: the accepted mask, bool ``[rows, columns]``; must not be empty.
         slice_count: number of slices of the volume.
@@ -136,6 +144,8 @@ def propagate(
     mask_zyx = np.zeros((slice_count, *key_mask.shape), dtype=bool)
     mask_zyx[key_slice_index] = key_mask
     min_area = max(settings.min_area_px, int(settings.min_area_fraction * key_mask.sum()))
+    voxels = engine.volume.voxels
+    key_mean, key_std = _intensity_stats(voxels[key_slice_index], key_mask)
     total = last_allowed - first_allowed
     done = 0
     reasons: dict[str, str] = {}
@@ -157,8 +167,9 @@ def propagate(
                     mask_input = replace(previous_prediction, slice_index=slice_index)
                 prediction = _predict_when_ready(engine, slice_index, box, mask_input, cancel, encode_inline)
                 done += 1
-                stop_reason = _stop_reason(prediction.mask, previous_mask, min_area, settings.max_growth, slice_index,
-                                           prediction.score, settings.min_score)
+                shift = _intensity_shift(voxels[slice_index], prediction.mask, key_mean, key_std)
+                stop_reason = _stop_reason(prediction.mask, previous_mask, min_area, settings, slice_index,
+                                           prediction.score, shift)
                 if stop_reason is None:
                     mask_zyx[slice_index] = prediction.mask
                     previous_mask, previous_prediction = prediction.mask, prediction
@@ -232,17 +243,38 @@ def segment_boxes(
     return PropagationResult(mask_zyx, first, last, cancelled, {"cancelled": "cancelled by the user"} if cancelled else {})
 
 
-def _stop_reason(mask_yx, previous_mask_yx, min_area: int, max_growth: float, slice_index: int,
-                 score: float = 1.0, min_score: float = 0.0) -> str | None:
+def _intensity_stats(slice_voxels: np.ndarray, mask_yx: np.ndarray) -> tuple[float, float]:
+    """(mean, standard deviation) of the voxels under ``mask_yx`` (channels averaged)."""
+    values = np.asarray(slice_voxels[mask_yx], dtype=np.float64)
+    if values.ndim > 1:
+        values = values.mean(axis=1)
+    return float(values.mean()), float(values.std())
+
+
+def _intensity_shift(slice_voxels: np.ndarray, mask_yx: np.ndarray, key_mean: float, key_std: float) -> float:
+    """How many key standard deviations the mask's mean lies from the key mean (0 for an empty mask)."""
+    if not mask_yx.any():
+        return 0.0
+    mean, _ = _intensity_stats(slice_voxels, mask_yx)
+    if key_std == 0:
+        return 0.0 if mean == key_mean else float("inf")
+    return abs(mean - key_mean) / key_std
+
+
+def _stop_reason(mask_yx, previous_mask_yx, min_area: int, settings: PropagationSettings, slice_index: int,
+                 score: float, intensity_shift: float) -> str | None:
     """Why the walk ends at this slice (None: keep the mask and go on)."""
-    if score < min_score:
+    if score < settings.min_score:
         return f"object ended at slice {slice_index} (model confidence {score:.2f})"
     area = int(mask_yx.sum())
     previous_area = int(previous_mask_yx.sum())
     if area < min_area:
         return f"object ended at slice {slice_index}"
-    if area > max_growth * previous_area:
+    if area > settings.max_growth * previous_area:
         return f"stopped at slice {slice_index}: the mask grew {area / previous_area:.1f}x (leak)"
+    if settings.max_intensity_shift > 0 and intensity_shift > settings.max_intensity_shift:
+        return (f"object ended at slice {slice_index}: the mask's intensity is {intensity_shift:.1f} SD "
+                f"from the key slice's object")
     return None
 
 

@@ -15,6 +15,7 @@ from medsam_gui.engine.propagate import (
     segment_boxes,
 )
 
+KIDNEY_RIGHT = 2
 SPLEEN = 1  # TotalSegmentator value in example_seg.nii.gz
 HALF_RANGE = 3  # slices each side of the key slice (keeps the encoder work small)
 
@@ -119,3 +120,22 @@ def test_interpolated_boxes_segment_the_slices_between(spleen_case):
     window = slice(first, last + 1)
     assert result.mask_zyx[window].any(axis=(1, 2)).all()
     assert dice(result.mask_zyx[window], organ[window]) > 0.7
+
+
+@pytest.mark.slow
+def test_propagation_stops_where_the_right_kidney_ends(spleen_case, data_root):
+    """Past the kidney's last slice the model follows a neighbour of other density;
+    the intensity check ends the walk there instead of 11 slices later."""
+    from medsam_gui.io.resample import resample_onto
+
+    engine = spleen_case[0]
+    kidney = resample_onto(engine.volume, data_root / "totalseg" / "example_seg.nii.gz") == KIDNEY_RIGHT
+    present = np.flatnonzero(kidney.any(axis=(1, 2)))
+    key = int(present[np.argmax(kidney[present].sum(axis=(1, 2)))])
+    key_mask = segment_boxes(engine, {key: box_of_mask(kidney[key])}, kidney.shape, encode_inline=True).mask_zyx[key]
+    checked = propagate(engine, key, key_mask, kidney.shape[0], PropagationSettings(), encode_inline=True)
+    unchecked = propagate(engine, key, key_mask, kidney.shape[0], PropagationSettings(max_intensity_shift=0), encode_inline=True)
+    assert unchecked.last_slice > present[-1] + 5  # without the check the walk overshoots
+    assert abs(checked.last_slice - present[-1]) <= 2
+    assert "intensity" in checked.stop_reasons["up"]
+    assert dice(checked.mask_zyx, kidney) > dice(unchecked.mask_zyx, kidney) + 0.05
