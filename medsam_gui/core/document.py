@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from medsam_gui.core import edits
-from medsam_gui.core.history import History, Step
+from medsam_gui.core.history import History, Step, TableChange
 from medsam_gui.core.labelmap import LabelTable, new_label_array
 from medsam_gui.core.volume import Volume
 from medsam_gui.core.window import default_display_window
@@ -43,7 +43,6 @@ class Document:
             volume.voxels, volume.modality, volume.default_window
         )
         self._listeners: list[LabelsChangedListener] = []
-        self._table_modified = False  # a rename or recolour since the last save
         self.history.mark_clean()
 
     # -- listeners -------------------------------------------------------------------
@@ -101,51 +100,73 @@ class Document:
         """Rename (``name=``), recolour (``colour=``) or hide (``visible=``) a label.
 
         Names and colours are part of the saved work (they go into every export), so
-        changing them marks the document modified; visibility is only a view setting.
+        changing them is an undo step and marks the document modified; visibility is
+        only a view setting.
         """
         before = self.label_table.get(value)
         after = self.label_table.update(value, **changes)
         if (before.name, before.colour) != (after.name, after.colour):
-            self._table_modified = True
+            self.history.apply_step(self.labels, [], f"rename/recolour label {before.name}",
+                                    (TableChange(value, before, after),))
+            self._notify_everywhere()
 
     def delete_label(self, value: int) -> None:
-        """Erase the label's voxels (one undoable step) and remove it from the table.
-
-        The table change itself is not undone; the voxels are (they come back with the
-        label's default name if the user undoes).
-        """
-        self._record(edits.edit_relabel(self.labels, value, 0, f"delete label {self.label_table.get(value).name}"))
+        """Erase the label's voxels and remove it from the table, as one undo step
+        (undo brings back the voxels with the label's own name and colour)."""
+        label = self.label_table.get(value)
+        edit = edits.edit_relabel(self.labels, value, 0, f"delete label {label.name}")
         self.label_table.remove(value)
+        self.history.apply_step(self.labels, [edit] if edit is not None else [], f"delete label {label.name}",
+                                (TableChange(value, label, None),))
         if self.active_label == value:
-            remaining = [label.value for label in self.label_table]
+            remaining = [entry.value for entry in self.label_table]
             self.active_label = remaining[0] if remaining else self.add_label()
+        self._notify_everywhere()
+
+    def _notify_everywhere(self) -> None:
+        """Tell listeners every slice may look different (a label's colour or name changed)."""
+        self._notify(0, self.labels.shape[0])
 
     # -- undo / redo -----------------------------------------------------------------
     def undo(self) -> Step | None:
         step = self.history.undo(self.labels)
-        self._restore_table_entries(step)
+        self._after_history_move(step, undone=True)
         return step
 
     def redo(self) -> Step | None:
         step = self.history.redo(self.labels)
-        self._restore_table_entries(step)
+        self._after_history_move(step, undone=False)
         return step
 
-    def _restore_table_entries(self, step: Step | None) -> None:
-        """Re-add table entries for label values that undo/redo brought back, then notify."""
+    def _after_history_move(self, step: Step | None, undone: bool) -> None:
+        """Put the step's table entries back as they were (undo) or became (redo), add
+        default entries for any other label value it brought back, then notify."""
         if step is None:
             return
+        for change in step.table_changes:
+            entry = change.before if undone else change.after
+            if entry is None:
+                self.label_table.remove(change.value)
+            elif change.value in self.label_table:
+                self.label_table.update(change.value, name=entry.name, colour=entry.colour)
+            else:
+                self.label_table.add(entry.name, entry.colour, change.value)
+        if self.active_label not in self.label_table:
+            self.active_label = next(iter(self.label_table)).value if len(self.label_table) else self.add_label()
         for edit in step.edits:
-            for value in np.unique(np.concatenate([edit.old_values, edit.new_values])):
+            now_present = edit.old_values if undone else edit.new_values
+            for value in np.unique(now_present):
                 if value and int(value) not in self.label_table:
                     self.label_table.add(value=int(value))
-        self._notify(*step.slice_range)
+        if step.table_changes:
+            self._notify_everywhere()
+        else:
+            self._notify(*step.slice_range)
 
     @property
     def is_modified(self) -> bool:
         """True when the labels or their names/colours differ from the last save."""
-        return self._table_modified or not self.history.is_clean
+        return not self.history.is_clean
 
     def mark_saved(self) -> None:
         self.history.mark_clean()
-        self._table_modified = False

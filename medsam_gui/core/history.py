@@ -1,7 +1,8 @@
 """Undo/redo over LabelEdits, with grouping and a memory bound.
 
 A step is a list of edits applied in order (one brush stroke of many dabs is one
-step). The history is bounded by bytes and by step count: the oldest steps go
+step), and may carry label-table changes (a rename, a deleted label's entry) that the
+Document applies when it undoes or redoes the step. The history is bounded by bytes and by step count: the oldest steps go
 first. ``is_clean`` tells whether the labels equal what was last saved.
 """
 
@@ -15,19 +16,34 @@ from medsam_gui.core.edits import LabelEdit
 
 
 @dataclass(frozen=True)
+class TableChange:
+    """Label ``value``'s table entry before and after a step (None: absent).
+
+    ``before`` and ``after`` are :class:`~medsam_gui.core.labelmap.Label` entries.
+    """
+
+    value: int
+    before: object | None
+    after: object | None
+
+
+@dataclass(frozen=True)
 class Step:
-    """One undoable user action: ``edits`` applied in order."""
+    """One undoable user action: ``edits`` applied in order, plus label-table changes."""
 
     edits: tuple[LabelEdit, ...]
     description: str
+    table_changes: tuple[TableChange, ...] = ()
 
     @property
     def nbytes(self) -> int:
         return sum(edit.nbytes for edit in self.edits)
 
     @property
-    def slice_range(self) -> tuple[int, int]:
-        """(first, last + 1) slices touched by the step."""
+    def slice_range(self) -> tuple[int, int] | None:
+        """(first, last + 1) slices touched by the step; None when no voxel changed."""
+        if not self.edits:
+            return None
         return min(e.slice_range[0] for e in self.edits), max(e.slice_range[1] for e in self.edits)
 
 
@@ -61,6 +77,19 @@ class History:
         else:
             self._push(Step((edit,), edit.description))
         return True
+
+    def apply_step(self, labels: np.ndarray, edits: list[LabelEdit], description: str,
+                   table_changes: tuple[TableChange, ...] = ()) -> Step | None:
+        """Apply ``edits`` to ``labels`` and record them with ``table_changes`` as one
+        step of their own (an open group is closed first); None when nothing changes."""
+        self.end_group()
+        if not edits and not table_changes:
+            return None
+        for edit in edits:
+            edit.apply(labels)
+        step = Step(tuple(edits), description, tuple(table_changes))
+        self._push(step)
+        return step
 
     def begin_group(self, description: str) -> None:
         """Start collecting edits into one step (a brush stroke)."""

@@ -43,6 +43,43 @@ def test_delete_label_erases_voxels_undoably():
     assert spleen in document.label_table
 
 
+def test_undoing_a_delete_brings_back_the_labels_own_name_and_colour():
+    document = make_document()
+    lesion = document.add_label("lesion 3", (10, 20, 30))
+    mask_zyx = np.zeros((4, 32, 32), bool)
+    mask_zyx[2, 5:9, 5:9] = True
+    document.paint_volume(mask_zyx, lesion)
+    heard = []
+    document.add_labels_listener(lambda first, end: heard.append((first, end)))
+    document.delete_label(lesion)
+    assert lesion not in document.label_table and document.active_label != lesion
+    later = document.add_label("added after the delete")  # not on the undo stack: must survive
+    document.undo()
+    restored = document.label_table.get(lesion)
+    assert (restored.name, restored.colour) == ("lesion 3", (10, 20, 30))
+    assert int((document.labels == lesion).sum()) == 16 and later in document.label_table
+    document.redo()
+    assert lesion not in document.label_table and not (document.labels == lesion).any()
+    assert heard == [(0, 4)] * 3  # every change repaints every slice (the colours changed)
+
+
+def test_rename_and_recolour_are_undo_steps():
+    document = make_document()
+    value = document.active_label
+    original = document.label_table.get(value)
+    document.update_label(value, name="portal vein")
+    document.update_label(value, colour=(0, 0, 255))
+    assert document.history.undo_description.startswith("rename/recolour")
+    document.undo()
+    assert document.label_table.get(value).colour == original.colour
+    assert document.label_table.get(value).name == "portal vein"
+    document.undo()
+    assert document.label_table.get(value).name == original.name
+    assert not document.is_modified  # back to the saved state
+    document.redo()
+    assert document.label_table.get(value).name == "portal vein" and document.is_modified
+
+
 def test_replace_labels_is_one_step():
     document = make_document()
     imported = np.zeros((4, 32, 32), np.uint8)

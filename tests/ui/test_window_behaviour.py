@@ -266,3 +266,34 @@ def test_fill_erase_and_overlay_toggles_on_the_active_label(qtbot, window, ct_fo
     press_key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ShiftModifier)  # outline only: the centre is clear
     image = window.view.overlay_item.pixmap().toImage()
     assert image.pixelColor(302, 302).alpha() == 0 and image.pixelColor(300, 300).alpha() == 255
+
+
+def test_label_rename_and_delete_in_the_panel_are_undone_with_ctrl_z(qtbot, window, ct_folder, monkeypatch):
+    from PyQt6.QtWidgets import QInputDialog, QMessageBox
+
+    document = open_and_wait(qtbot, window, ct_folder)
+    panel = window.labels_panel
+    value = document.active_label
+    original_name = document.label_table.get(value).name
+    press_key(window, Qt.Key.Key_R)
+    drag_on_canvas(window, (100, 100), (140, 100), steps=4)
+    painted = document.labels.copy()
+    assert (painted == value).any()
+
+    def shown_names():
+        return [panel.list_widget.item(row).text() for row in range(panel.list_widget.count())]
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("hepatic lesion", True))
+    panel.rename_current()
+    assert f"{value}  hepatic lesion" in shown_names()
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    panel.delete_current()
+    assert f"{value}  hepatic lesion" not in shown_names() and not (document.labels == value).any()
+
+    press_key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the delete
+    assert f"{value}  hepatic lesion" in shown_names()
+    assert np.array_equal(document.labels, painted)
+    press_key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the rename
+    assert f"{value}  {original_name}" in shown_names()
+    press_key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the stroke
+    assert document.labels.max() == 0 and not document.is_modified

@@ -45,6 +45,7 @@ class LabelsPanel(QWidget):
         super().__init__(parent)
         self.document = None
         self._updating = False
+        self._shown_colours: list[tuple[int, int, int]] = []
         self.list_widget = QListWidget()
         self.list_widget.setObjectName("labels.list")
         self.list_widget.currentItemChanged.connect(self._on_current_changed)
@@ -112,6 +113,7 @@ class LabelsPanel(QWidget):
         """Rebuild the list from the document's label table."""
         self._updating = True
         self.list_widget.clear()
+        self._shown_colours = [label.colour for label in self.document.label_table] if self.document is not None else []
         if self.document is not None:
             for label in self.document.label_table:
                 item = QListWidgetItem(_swatch(label.colour), f"{label.value}  {label.name}")
@@ -124,9 +126,15 @@ class LabelsPanel(QWidget):
         self._updating = False
 
     def refresh_if_table_changed(self) -> None:
-        """Rebuild the list only when label values were added or removed."""
-        shown = [self.list_widget.item(row).data(Qt.ItemDataRole.UserRole) for row in range(self.list_widget.count())]
-        if self.document is not None and shown != [label.value for label in self.document.label_table]:
+        """Rebuild the list only when labels were added, removed, renamed or recoloured
+        (undo and redo do all of these), or the active label changed."""
+        if self.document is None:
+            return
+        shown = [(item.data(Qt.ItemDataRole.UserRole), item.text(), item.isSelected())
+                 for item in map(self.list_widget.item, range(self.list_widget.count()))]
+        wanted = [(label.value, f"{label.value}  {label.name}", label.value == self.document.active_label)
+                  for label in self.document.label_table]
+        if shown != wanted or self._shown_colours != [label.colour for label in self.document.label_table]:
             self.refresh()
 
     def _on_current_changed(self, current, _previous) -> None:
