@@ -494,25 +494,22 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     # -- edits -----------------------------------------------------------------------
     def accept_preview(self) -> None:
-        """Commit the preview into the active label (one undo step)."""
-        if self.document is None:
-            return
-        if self.prompts.preview is None:
-            self.statusBar().showMessage("No mask to accept yet", 2000)
-            return
-        if self.prompts.accept_into(self.document):
-            self.statusBar().showMessage("Mask added to " + self.document.label_table.get(self.document.active_label).name, 3000)
+        """Add the preview to the active label (one undo step)."""
+        self._accept_preview(replace_in_box=False)
 
     def accept_preview_replacing(self) -> None:
-        """Commit the preview as the active label's new outline inside the box (one undo step)."""
+        """Make the preview the active label's outline inside the box (one undo step)."""
+        self._accept_preview(replace_in_box=True)
+
+    def _accept_preview(self, replace_in_box: bool) -> None:
         if self.document is None:
             return
         if self.prompts.preview is None:
             self.statusBar().showMessage("No mask to accept yet", 2000)
             return
         name = self.document.label_table.get(self.document.active_label).name
-        if self.prompts.accept_into(self.document, replace_in_box=True):
-            self.statusBar().showMessage(f"{name} replaced inside the box", 3000)
+        if self.prompts.accept_into(self.document, replace_in_box=replace_in_box):
+            self.statusBar().showMessage(f"{name} replaced inside the box" if replace_in_box else f"Mask added to {name}", 3000)
 
     def discard_preview(self) -> None:
         self.prompts.clear()

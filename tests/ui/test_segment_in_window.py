@@ -30,6 +30,21 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return 2.0 * np.logical_and(a, b).sum() / max(a.sum() + b.sum(), 1)
 
 
+def box_around_the_liver(qtbot, window, ct_folder, data_root):
+    """Open the CT, drag the liver's tight box on the middle slice, wait for its preview.
+
+    Returns (document, liver bool [z, y, x], slice_index, box_xyxy)."""
+    document = open_and_wait(qtbot, window, ct_folder)
+    liver = ground_truth_on_volume(data_root / "dcmqi" / "liver_seg.nrrd", document.volume)
+    slice_index = document.slice_index
+    wait_encoded(qtbot, window, slice_index)
+    rows, cols = np.nonzero(liver[slice_index])
+    box = (int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max()))
+    drag_on_canvas(window, box[:2], box[2:])
+    qtbot.waitUntil(lambda: window.prompts.preview is not None and tuple(window.prompts.preview.box_xyxy) == box, timeout=30_000)
+    return document, liver, slice_index, box
+
+
 def test_box_drag_then_enter_writes_the_liver_mask(qtbot, window, ct_folder, data_root):
     document = open_and_wait(qtbot, window, ct_folder)
     liver = ground_truth_on_volume(data_root / "dcmqi" / "liver_seg.nrrd", document.volume)
@@ -63,14 +78,7 @@ def test_box_drag_then_enter_writes_the_liver_mask(qtbot, window, ct_folder, dat
 
 
 def test_shift_enter_replaces_the_label_inside_the_box_so_a_refinement_can_shrink_it(qtbot, window, ct_folder, data_root):
-    document = open_and_wait(qtbot, window, ct_folder)
-    liver = ground_truth_on_volume(data_root / "dcmqi" / "liver_seg.nrrd", document.volume)
-    slice_index = document.slice_index
-    wait_encoded(qtbot, window, slice_index)
-    rows, cols = np.nonzero(liver[slice_index])
-    box = (int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max()))
-    drag_on_canvas(window, box[:2], box[2:])
-    qtbot.waitUntil(lambda: window.prompts.preview is not None and tuple(window.prompts.preview.box_xyxy) == box, timeout=30_000)
+    document, _, slice_index, box = box_around_the_liver(qtbot, window, ct_folder, data_root)
     press_key(window, Qt.Key.Key_Return)
     accepted = (document.labels[slice_index] == document.active_label).copy()
     assert accepted.sum() > 1000
@@ -111,18 +119,12 @@ def test_box_can_be_moved_and_escape_discards(qtbot, window, ct_folder):
 
 
 def test_point_clicks_refine_the_box_mask(qtbot, window, ct_folder, data_root):
-    document = open_and_wait(qtbot, window, ct_folder)
-    liver = ground_truth_on_volume(data_root / "dcmqi" / "liver_seg.nrrd", document.volume)
-    slice_index = document.slice_index
-    wait_encoded(qtbot, window, slice_index)
-    rows, cols = np.nonzero(liver[slice_index])
-    box = (int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max()))
-    drag_on_canvas(window, box[:2], box[2:])
-    qtbot.waitUntil(lambda: window.prompts.preview is not None and tuple(window.prompts.preview.box_xyxy) == box, timeout=30_000)
+    document, liver, slice_index, box = box_around_the_liver(qtbot, window, ct_folder, data_root)
     box_only_area = int(window.prompts.preview.mask.sum())
 
     press_key(window, Qt.Key.Key_P)
     assert window.view.tool.name == "points"
+    rows, cols = np.nonzero(liver[slice_index])
     inside = (int(np.median(cols)), int(np.median(rows)))
     assert liver[slice_index, inside[1], inside[0]]
     drag_on_canvas(window, inside, inside, button=Qt.MouseButton.RightButton, steps=0)  # right click: negative
