@@ -2,8 +2,9 @@
 
 A step is a list of edits applied in order (one brush stroke of many dabs is one
 step), and may carry label-table changes (a rename, a deleted label's entry) that the
-Document applies when it undoes or redoes the step. The history is bounded by bytes and by step count: the oldest steps go
-first. ``is_clean`` tells whether the labels equal what was last saved.
+Document applies when it undoes or redoes the step. The history is bounded by bytes
+and by step count: the oldest steps go first. ``is_clean`` tells whether the labels
+equal what was last saved.
 """
 
 from __future__ import annotations

@@ -6,14 +6,14 @@ box of the previous slice's mask (plus a small margin) and, when enabled, the
 previous prediction as ``mask_input``; the walk stops where the object ends (mask
 empty or tiny; suddenly much larger: a leak; or filled with tissue of another
 intensity than the key slice's object: the model has moved on to a neighbour), at
-the user's slice range, or at the volume's edge. Encodes are requested a few slices ahead of the front so the
-decoder waits as little as possible.
+the user's slice range, or at the volume's edge. Encodes are requested a few slices
+ahead of the front so the decoder waits as little as possible.
 
 Threading: the functions here only call ``engine.request``, ``engine.predict`` and
-(headless, ``encode_inline=True``) ``engine.run_next_job``, and read ``engine.volume``. In the app they run on a
-thread of their own while the worker thread runs the engine's queue; they never
-touch a Document: the caller paints the returned 3D mask as one undo step
-(``Document.paint_volume``) on the GUI thread.
+(headless, ``encode_inline=True``) ``engine.run_next_job``, and read
+``engine.volume``. In the app they run on a thread of their own while the worker
+thread runs the engine's queue; they never touch a Document: the caller paints the
+returned 3D mask as one undo step (``Document.paint_volume``) on the GUI thread.
 """
 
 from __future__ import annotations
