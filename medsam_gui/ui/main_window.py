@@ -358,7 +358,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         if not preview.mask.any():
             self.statusBar().showMessage("The model found no object here; draw a box around it (B)", 6000)
             return
-        self.statusBar().showMessage(f"Mask preview (IoU score {preview.score:.2f}): Enter accepts, Escape discards", 4000)
+        self.statusBar().showMessage(f"Mask preview (IoU score {preview.score:.2f}): Enter adds it, Shift+Enter replaces the label in the box, Escape discards", 4000)
 
     def _draw_prompt(self) -> None:
         prompts = self.prompts
