@@ -158,3 +158,40 @@ def test_a_repository_without_weights_is_reported_incomplete(tmp_path):
     fetch, _ = hub_fake(repository)
     with pytest.raises(MedsamGuiError, match="incomplete"):
         download_snapshot("someone/broken", fetch=fetch)
+
+
+def test_fast_decoder_equals_transformers_own_heads():
+    """SamBackend decodes through FastSamDecoder on the model's head weights; the
+    result equals SamModel's own prompt encoder + mask decoder, mask input included."""
+    from transformers import SamModel
+
+    from engine_testkit import randomise
+    from medsam_gui.engine.models.sam_hf import SamBackend
+
+    model = SamModel(tiny_sam_config())
+    randomise(model, seed=11)
+    tiny_backend = SamBackend(model, "medsam", "tiny", "tiny", "memory", "none", "tiny:1", torch.device("cpu"))
+    image = (np.random.default_rng(2).random((60, 70, 3)) * 255).astype(np.uint8)
+    embedding = tiny_backend.encode(image)
+    frame = embedding.frame
+    box, points, labels = (8, 6, 50, 44), np.array([[30.0, 20.0], [12.0, 40.0]]), np.array([1, 0])
+    mask_logits = np.random.default_rng(3).normal(size=(16, 16)).astype(np.float32)
+    for prompts in (Prompts(box_xyxy=box), Prompts(box_xyxy=box, points_xy=points, point_labels=labels),
+                    Prompts(points_xy=points, point_labels=labels, mask_logits=mask_logits)):
+        logits, score = tiny_backend.decode(embedding, prompts)
+        with torch.no_grad():
+            model_points = model_labels = model_boxes = model_masks = None
+            if prompts.points_xy is not None:
+                model_points = torch.tensor(frame.to_model_xy(prompts.points_xy), dtype=torch.float32).reshape(1, 1, -1, 2)
+                model_labels = torch.tensor(prompts.point_labels).reshape(1, 1, -1)
+            if prompts.box_xyxy is not None:
+                model_boxes = torch.tensor(frame.box_to_model(prompts.box_xyxy), dtype=torch.float32).reshape(1, 1, 4)
+            if prompts.mask_logits is not None:
+                model_masks = torch.from_numpy(prompts.mask_logits)[None, None]
+            sparse, dense = model.prompt_encoder(input_points=model_points, input_labels=model_labels,
+                                                 input_boxes=model_boxes, input_masks=model_masks)
+            expected, iou = model.mask_decoder(
+                image_embeddings=embedding.features, image_positional_embeddings=model.get_image_wide_positional_embeddings(),
+                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False)
+        assert torch.allclose(logits, expected.reshape(logits.shape), atol=1e-4)
+        assert score == pytest.approx(float(iou.reshape(-1)[0]), abs=1e-5)

@@ -1,4 +1,4 @@
-"""SAM's prompt encoder and mask decoder as LiteMedSAM configures them (inference only).
+"""SAM's prompt encoder and mask decoder (inference only), sized by :class:`HeadsConfig`.
 
 Module and parameter names follow the ``prompt_encoder.*`` / ``mask_decoder.*`` keys
 of the original segment-anything layout (``lite_medsam.pth``), and the attributes
@@ -6,31 +6,42 @@ that :mod:`medsam_gui.engine.models.fast_decoder` reads. The mask decoder is a
 parameter container: its arithmetic (two-way transformer, upscaling, hypernetwork
 product, IoU head) is :class:`~medsam_gui.engine.models.fast_decoder.FastSamDecoder`.
 
-Configuration: embedding dim 256 on a 64 x 64 image embedding, model input
-256 x 256, mask input 256 x 256 through 16 hidden channels; two-way transformer of
-depth 2, 8 heads, MLP 2048 (ReLU), cross attention projecting to 256 / 2; 3 + 1 mask
-tokens; IoU head 3 layers of 256.
+Default configuration (LiteMedSAM): embedding dim 256 on a 64 x 64 image embedding,
+model input 256 x 256, mask input 256 x 256 through 16 hidden channels; two-way
+transformer of depth 2, 8 heads, MLP 2048 (ReLU), cross attention projecting to
+256 / 2; 3 + 1 mask tokens; IoU head 3 layers of 256. MedSAM / SAM ViT-B differ only
+in the model input (1024). :mod:`sam_hf_heads` builds these modules from a
+``transformers.SamModel`` so its prompts take the same fast path.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-EMBED_DIM = 256
-EMBEDDING_SIZE = 64
-INPUT_SIZE = 256
-MASK_IN_CHANNELS = 16
-TRANSFORMER_DEPTH = 2
-TRANSFORMER_HEADS = 8
-TRANSFORMER_MLP_DIM = 2048
-CROSS_ATTENTION_DOWNSAMPLE = 2
-MULTIMASK_OUTPUTS = 3
-IOU_HEAD_DEPTH = 3
-IOU_HEAD_HIDDEN = 256
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    """Sizes of the prompt encoder and mask decoder (defaults: LiteMedSAM)."""
+
+    embed_dim: int = 256
+    embedding_size: int = 64
+    input_size: int = 256
+    mask_in_channels: int = 16
+    transformer_depth: int = 2
+    transformer_heads: int = 8
+    transformer_mlp_dim: int = 2048
+    cross_attention_downsample: int = 2
+    multimask_outputs: int = 3
+    iou_head_depth: int = 3
+    iou_head_hidden: int = 256
+
+
+LITE_MEDSAM_HEADS = HeadsConfig()
 
 
 class LayerNorm2d(nn.Module):
@@ -80,28 +91,29 @@ class PromptEncoder(nn.Module):
     embeddings. Label embeddings: ``point_embeddings[0]`` negative point, ``[1]``
     positive point, ``[2]`` / ``[3]`` box top-left / bottom-right corner."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: HeadsConfig = LITE_MEDSAM_HEADS) -> None:
         super().__init__()
-        self.embed_dim = EMBED_DIM
-        self.input_image_size = (INPUT_SIZE, INPUT_SIZE)
-        self.image_embedding_size = (EMBEDDING_SIZE, EMBEDDING_SIZE)
-        self.pe_layer = RandomFourierPositions(EMBED_DIM // 2)
-        self.point_embeddings = nn.ModuleList(nn.Embedding(1, EMBED_DIM) for _ in range(4))
-        self.not_a_point_embed = nn.Embedding(1, EMBED_DIM)
-        quarter = MASK_IN_CHANNELS // 4
-        self.mask_downscaling = nn.Sequential(  # [B, 1, 256, 256] -> [B, C, 64, 64]
+        dim, channels = config.embed_dim, config.mask_in_channels
+        self.embed_dim = dim
+        self.input_image_size = (config.input_size, config.input_size)
+        self.image_embedding_size = (config.embedding_size, config.embedding_size)
+        self.pe_layer = RandomFourierPositions(dim // 2)
+        self.point_embeddings = nn.ModuleList(nn.Embedding(1, dim) for _ in range(4))
+        self.not_a_point_embed = nn.Embedding(1, dim)
+        quarter = channels // 4
+        self.mask_downscaling = nn.Sequential(  # [B, 1, 4E, 4E] -> [B, C, E, E]
             nn.Conv2d(1, quarter, kernel_size=2, stride=2),
             LayerNorm2d(quarter),
             nn.GELU(),
-            nn.Conv2d(quarter, MASK_IN_CHANNELS, kernel_size=2, stride=2),
-            LayerNorm2d(MASK_IN_CHANNELS),
+            nn.Conv2d(quarter, channels, kernel_size=2, stride=2),
+            LayerNorm2d(channels),
             nn.GELU(),
-            nn.Conv2d(MASK_IN_CHANNELS, EMBED_DIM, kernel_size=1),
+            nn.Conv2d(channels, dim, kernel_size=1),
         )
-        self.no_mask_embed = nn.Embedding(1, EMBED_DIM)
+        self.no_mask_embed = nn.Embedding(1, dim)
 
     def get_dense_pe(self) -> torch.Tensor:
-        """Positional encoding of the image embedding grid: ``[1, C, 64, 64]``."""
+        """Positional encoding of the image embedding grid: ``[1, C, E, E]``."""
         return self.pe_layer(self.image_embedding_size)[None]
 
     def _embed_points(self, coords_xy: torch.Tensor, labels: torch.Tensor, pad: bool) -> torch.Tensor:
@@ -126,8 +138,8 @@ class PromptEncoder(nn.Module):
 
     def forward(self, points: tuple[torch.Tensor, torch.Tensor] | None, boxes: torch.Tensor | None,
                 masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sparse ``[B, N, C]`` (points, then box corners) and dense ``[B, C, 64, 64]``
-        (the embedded ``masks`` ``[B, 1, 256, 256]`` logits, or the no-mask embedding)."""
+        """Sparse ``[B, N, C]`` (points, then box corners) and dense ``[B, C, E, E]``
+        (the embedded ``masks`` ``[B, 1, 4E, 4E]`` logits, or the no-mask embedding)."""
         given = [t for t in (points[0] if points is not None else None, boxes, masks) if t is not None]
         batch = given[0].shape[0] if given else 1
         parts = [self.no_mask_embed.weight.new_empty(batch, 0, self.embed_dim)]
@@ -186,51 +198,51 @@ class TwoWayAttentionBlock(nn.Module):
     """Token self-attention, token-to-image attention, token MLP, image-to-token
     attention, each followed by its LayerNorm (``norm1`` .. ``norm4``)."""
 
-    def __init__(self, skip_first_layer_pe: bool) -> None:
+    def __init__(self, skip_first_layer_pe: bool, config: HeadsConfig = LITE_MEDSAM_HEADS) -> None:
         super().__init__()
+        dim, heads, downsample = config.embed_dim, config.transformer_heads, config.cross_attention_downsample
         self.skip_first_layer_pe = skip_first_layer_pe
-        self.self_attn = Attention(EMBED_DIM, TRANSFORMER_HEADS)
-        self.norm1 = nn.LayerNorm(EMBED_DIM)
-        self.cross_attn_token_to_image = Attention(EMBED_DIM, TRANSFORMER_HEADS, CROSS_ATTENTION_DOWNSAMPLE)
-        self.norm2 = nn.LayerNorm(EMBED_DIM)
-        self.mlp = MLPBlock(EMBED_DIM, TRANSFORMER_MLP_DIM)
-        self.norm3 = nn.LayerNorm(EMBED_DIM)
-        self.norm4 = nn.LayerNorm(EMBED_DIM)
-        self.cross_attn_image_to_token = Attention(EMBED_DIM, TRANSFORMER_HEADS, CROSS_ATTENTION_DOWNSAMPLE)
+        self.self_attn = Attention(dim, heads)
+        self.norm1 = nn.LayerNorm(dim)
+        self.cross_attn_token_to_image = Attention(dim, heads, downsample)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = MLPBlock(dim, config.transformer_mlp_dim)
+        self.norm3 = nn.LayerNorm(dim)
+        self.norm4 = nn.LayerNorm(dim)
+        self.cross_attn_image_to_token = Attention(dim, heads, downsample)
 
 
 class TwoWayTransformer(nn.Module):
-    """``TRANSFORMER_DEPTH`` blocks (the first without positional encoding on its
+    """``transformer_depth`` blocks (the first without positional encoding on its
     self-attention), a final token-to-image attention and its LayerNorm."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: HeadsConfig = LITE_MEDSAM_HEADS) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(TwoWayAttentionBlock(skip_first_layer_pe=index == 0)
-                                    for index in range(TRANSFORMER_DEPTH))
-        self.final_attn_token_to_image = Attention(EMBED_DIM, TRANSFORMER_HEADS, CROSS_ATTENTION_DOWNSAMPLE)
-        self.norm_final_attn = nn.LayerNorm(EMBED_DIM)
+        self.layers = nn.ModuleList(TwoWayAttentionBlock(index == 0, config) for index in range(config.transformer_depth))
+        self.final_attn_token_to_image = Attention(config.embed_dim, config.transformer_heads,
+                                                   config.cross_attention_downsample)
+        self.norm_final_attn = nn.LayerNorm(config.embed_dim)
 
 
 class MaskDecoder(nn.Module):
     """Weights of SAM's mask decoder: IoU token ``[1, C]``, mask tokens ``[4, C]``, the
-    two-way transformer, ``output_upscaling`` (``[B, C, 64, 64]`` -> ``[B, C / 8, 256, 256]``:
+    two-way transformer, ``output_upscaling`` (``[B, C, E, E]`` -> ``[B, C / 8, 4E, 4E]``:
     transposed conv, LayerNorm2d, GELU, transposed conv, GELU), one hypernetwork MLP per
     mask token (C -> C / 8) and the IoU head (C -> 4)."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: HeadsConfig = LITE_MEDSAM_HEADS) -> None:
         super().__init__()
-        mask_token_count = MULTIMASK_OUTPUTS + 1
-        self.transformer = TwoWayTransformer()
-        self.iou_token = nn.Embedding(1, EMBED_DIM)
-        self.mask_tokens = nn.Embedding(mask_token_count, EMBED_DIM)
+        dim = config.embed_dim
+        mask_token_count = config.multimask_outputs + 1
+        self.transformer = TwoWayTransformer(config)
+        self.iou_token = nn.Embedding(1, dim)
+        self.mask_tokens = nn.Embedding(mask_token_count, dim)
         self.output_upscaling = nn.Sequential(
-            nn.ConvTranspose2d(EMBED_DIM, EMBED_DIM // 4, kernel_size=2, stride=2),
-            LayerNorm2d(EMBED_DIM // 4),
+            nn.ConvTranspose2d(dim, dim // 4, kernel_size=2, stride=2),
+            LayerNorm2d(dim // 4),
             nn.GELU(),
-            nn.ConvTranspose2d(EMBED_DIM // 4, EMBED_DIM // 8, kernel_size=2, stride=2),
+            nn.ConvTranspose2d(dim // 4, dim // 8, kernel_size=2, stride=2),
             nn.GELU(),
         )
-        self.output_hypernetworks_mlps = nn.ModuleList(
-            MLP(EMBED_DIM, EMBED_DIM, EMBED_DIM // 8, 3) for _ in range(mask_token_count)
-        )
-        self.iou_prediction_head = MLP(EMBED_DIM, IOU_HEAD_HIDDEN, mask_token_count, IOU_HEAD_DEPTH)
+        self.output_hypernetworks_mlps = nn.ModuleList(MLP(dim, dim, dim // 8, 3) for _ in range(mask_token_count))
+        self.iou_prediction_head = MLP(dim, config.iou_head_hidden, mask_token_count, config.iou_head_depth)

@@ -16,6 +16,8 @@ SAM (style 'sam', e.g. facebook/sam-vit-base) follows segment-anything's
   4. logits cropped to the content and resized to the image.
 Both styles decode boxes and points; MedSAM was trained with boxes only, so its
 response to +/- points alone is weak: use points to refine a box there.
+Prompts are decoded by :class:`FastSamDecoder` on the model's own head weights
+(:mod:`sam_hf_heads`), the same short call path as LiteMedSAM's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import torch.nn.functional as F
 
 from medsam_gui.engine.frame import ModelFrame
 from medsam_gui.engine.models.device import encoder_autocast
+from medsam_gui.engine.models.fast_decoder import FastSamDecoder
+from medsam_gui.engine.models.sam_hf_heads import heads_from_transformers
 from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -80,8 +84,7 @@ class SamBackend:
         self.preprocessing_signature = (
             f"{style}-ref:{'squash-bicubic-minmax' if style == 'medsam' else 'longest-bilinear-imagenet-pad'}:{self.input_size}"
         )
-        with torch.inference_mode():
-            self.image_pe = model.get_image_wide_positional_embeddings().to(device)
+        self.decoder = FastSamDecoder(*heads_from_transformers(self.model), device)
         self.info = ModelInfo(name=name, display_name=display_name, device=str(device), licence=licence,
                               source=source, input_size=self.input_size)
 
@@ -96,33 +99,9 @@ class SamBackend:
             features = self.model.vision_encoder(pixels.to(self.device)).last_hidden_state
         return Embedding(features.float(), frame)
 
-    @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[torch.Tensor, float]:
         """Low-res logits ``[1, 1, L, L]`` and the predicted IoU; single-mask output."""
-        frame = embedding.frame
-        points = labels = boxes = masks = None
-        if prompts.points_xy is not None and len(prompts.points_xy):
-            points = torch.from_numpy(frame.to_model_xy(prompts.points_xy).astype(np.float32)).reshape(1, 1, -1, 2)
-            labels = torch.from_numpy(np.asarray(prompts.point_labels, dtype=np.int64)).reshape(1, 1, -1)
-            points, labels = points.to(self.device), labels.to(self.device)
-        if prompts.box_xyxy is not None:
-            boxes = torch.from_numpy(frame.box_to_model(prompts.box_xyxy).astype(np.float32)).reshape(1, 1, 4)
-            boxes = boxes.to(self.device)
-        if points is None and boxes is None:
-            raise ValueError("decode needs a box or at least one point")
-        if prompts.mask_logits is not None:
-            masks = torch.from_numpy(np.asarray(prompts.mask_logits, dtype=np.float32))[None, None].to(self.device)
-        sparse, dense = self.model.prompt_encoder(
-            input_points=points, input_labels=labels, input_boxes=boxes, input_masks=masks
-        )
-        logits, iou = self.model.mask_decoder(
-            image_embeddings=embedding.features,
-            image_positional_embeddings=self.image_pe,
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=False,
-        )
-        return logits.reshape(1, 1, *logits.shape[-2:]).float(), float(iou.reshape(-1)[0])
+        return self.decoder.decode(embedding, prompts)
 
     def features_from_array(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)
