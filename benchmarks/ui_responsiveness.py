@@ -7,7 +7,10 @@
 2. A dragged box: 25 box changes 20 ms apart on an encoded slice; how many decoder
    calls ran (latest request wins, so fewer than the changes), and the time from the
    last change to the preview of that exact box.
-Prints one table. Timings on a shared machine are noisy: run it alone.
+3. The edit journal's cost: the UI-thread time of an accepted mask, one dab of a
+   20-dab brush stroke (each mouse move paints one) and a 3D mask on every slice, with the journal attached and detached (the
+   reference, same run), and how long after each action it was durable on disk.
+Prints tables. Timings on a shared machine are noisy: run it alone.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ def main() -> int:
     last_change = time.perf_counter()
     wait_until(app, lambda: window.prompts.preview is not None and tuple(window.prompts.preview.box_xyxy) == boxes[-1])
     final_latency_ms = (time.perf_counter() - last_change) * 1000.0
+    journal_rows = measure_journal_cost(window)
     window.document.mark_saved()
     window.close()
 
@@ -91,7 +95,55 @@ def main() -> int:
     print(f"{'measure'.ljust(width)} | value\n{'-' * width}-|------")
     for name, value in rows:
         print(f"{name.ljust(width)} | {value}")
+    print("\nedit journal (UI-thread ms per action, median of 20; budget 50 ms)")
+    print("action            | no journal | journal | ratio | durable after (median)")
+    print("------------------|------------|---------|-------|-----------------------")
+    for name, without_ms, with_ms, durable_ms in journal_rows:
+        print(f"{name:<17} | {without_ms:>10.2f} | {with_ms:>7.2f} | {with_ms / max(without_ms, 1e-6):>5.2f} | {durable_ms:.2f} ms")
     return 0
+
+
+def measure_journal_cost(window, repeats: int = 20) -> list[tuple[str, float, float, float]]:
+    """UI-thread time of accept / brush / 3D-mask edits with and without the journal,
+    and the time from each journaled action to its fsync (the writer thread's work)."""
+    document = window.document
+    depth, rows, cols = document.labels.shape
+    yy, xx = np.ogrid[:rows, :cols]
+    organ = (yy - rows // 2) ** 2 / (rows / 4) ** 2 + (xx - cols // 2) ** 2 / (cols / 3) ** 2 <= 1.0
+
+    def accept() -> None:
+        document.paint_slice(document.slice_index, organ, description="AI mask")
+
+    def brush() -> None:
+        document.begin_stroke("brush")
+        for dab in range(20):
+            document.paint_slice(document.slice_index, (yy - 100 - 3 * dab) ** 2 + (xx - 120 - 4 * dab) ** 2 <= 64)
+        document.end_stroke()
+
+    def volume_mask() -> None:
+        document.paint_volume(np.broadcast_to(organ, (depth, rows, cols)), description="propagate")
+
+    def timed(action, journaled: bool, per: int) -> tuple[float, float]:
+        document.undo() if document.history.can_undo else None
+        started = time.perf_counter()
+        action()
+        ui_ms = (time.perf_counter() - started) * 1000.0 / per
+        durable_ms = 0.0
+        if journaled:
+            writer = window.autosaver.writer
+            writer.wait_durable(writer.last_seq)
+            durable_ms = (time.perf_counter() - started) * 1000.0 - ui_ms * per
+        return ui_ms, durable_ms
+
+    results = []
+    for name, action, per in (("accept mask", accept, 1), ("brush dab", brush, 20), ("3D mask", volume_mask, 1)):
+        window.autosaver.detach()
+        without = [timed(action, False, per)[0] for _ in range(repeats)]
+        window.autosaver.attach(document)
+        journaled = [timed(action, True, per) for _ in range(repeats)]
+        results.append((name, float(np.median(without)), float(np.median([ui for ui, _ in journaled])),
+                        float(np.median([d for _, d in journaled]))))
+    return results
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""``medsam-gui info PATH [--json] [--series UID]``: describe a scan as the app holds it.
+"""``medsam-gui info PATH [--json] [--series ID]``: describe a scan as the app holds it.
 
 Prints size (x, y, z), spacing, origin, direction, modality, intensity range and
-reading warnings; for a DICOM folder with several series, lists the series.
+reading warnings (NaN voxels replaced, gantry tilt, ...); for a DICOM folder with
+several series, lists the series by the identifier ``--series`` takes (the
+SeriesInstanceUID, or ``no-series-uid`` for files without one).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from medsam_gui.io.load import SeriesInfo, open_volume
 def add_arguments(parser) -> None:
     parser.add_argument("path", help="a scan file or a DICOM folder")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--series", help="SeriesInstanceUID to describe in a folder with several series")
+    parser.add_argument("--series", help="series to describe in a folder with several series: its SeriesInstanceUID "
+                                          "as listed by info (no-series-uid for files without one)")
 
 
 def describe_volume(volume: Volume) -> dict:
@@ -44,6 +47,7 @@ def describe_volume(volume: Volume) -> dict:
 def describe_series(series: list[SeriesInfo]) -> list[dict]:
     return [
         {
+            "series_id": info.series_id,
             "series_instance_uid": info.series_instance_uid,
             "description": info.description,
             "modality": info.modality,
@@ -56,12 +60,12 @@ def describe_series(series: list[SeriesInfo]) -> list[dict]:
 
 
 def series_table(series: list[SeriesInfo]) -> str:
-    """One line per series: UID, modality, size, file count, description."""
+    """One line per series: its ``--series`` identifier, modality, size, file count, description."""
     lines = []
     for info in series:
         x, y, z = info.size_xyz
         lines.append(
-            f"  {info.series_instance_uid}  {info.modality or '?':<3} {x}x{y}x{z}  "
+            f"  {info.series_id}  {info.modality or '?':<3} {x}x{y}x{z}  "
             f"{info.file_count} file(s)  {info.description}"
         )
     return "\n".join(lines)
@@ -95,7 +99,7 @@ def run(args) -> int:
         if args.json:
             print(json.dumps({"path": str(args.path), "series": describe_series(error.series)}, indent=2))
         else:
-            print(f"{args.path}: {len(error.series)} image series (choose one with --series UID):")
+            print(f"{args.path}: {len(error.series)} image series (choose one with --series ID):")
             print(series_table(error.series))
         return 0
     info = describe_volume(volume)

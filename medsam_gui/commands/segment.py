@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a point (x, y) with label 1 (inside) or 0 (outside); repeatable")
     parser.add_argument("--model", default="litemedsam", help="litemedsam (default), medsam, sam, a model folder or .pth")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    parser.add_argument("--series", help="SeriesInstanceUID to use from a DICOM folder")
+    parser.add_argument("--series", help="series to use from a DICOM folder: its SeriesInstanceUID as listed by "
+                                          "`medsam-gui info` (no-series-uid for files without one)")
     # 3D propagation (issue 5)
     parser.add_argument("--propagate", action="store_true",
                         help="carry the mask up and down the volume until the object ends")
@@ -132,4 +133,5 @@ def _write(kind: str, labels: np.ndarray, volume, output: Path) -> None:
         from medsam_gui.core.labelmap import Label, LabelTable
         from medsam_gui.io.dicom_seg import write_dicom_seg
 
-        write_dicom_seg(labels, volume, LabelTable([Label(1, "segment", (255, 64, 64))]), output)
+        write_dicom_seg(labels, volume, LabelTable([Label(1, "segment", (255, 64, 64))]), output,
+                        on_warning=lambda message: print(f"warning: {message}"))

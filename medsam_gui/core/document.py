@@ -6,17 +6,41 @@ listener hears about it. The GUI thread alone mutates a Document.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from medsam_gui.core import edits
 from medsam_gui.core.history import History, Step, TableChange
-from medsam_gui.core.labelmap import LabelTable, new_label_array
+from medsam_gui.core.labelmap import Label, LabelTable, new_label_array
 from medsam_gui.core.volume import Volume
 from medsam_gui.core.window import default_display_window
 
 LabelsChangedListener = Callable[[int, int], None]  # (first slice, last slice + 1)
+
+
+@dataclass(frozen=True)
+class DocumentChange:
+    """What one Document mutation did, in enough detail to replay it on a copy.
+
+    Attributes:
+        writes: ``(edit, forward)`` pairs in the order they were written into the
+            labels: ``forward`` writes the edit's new values, otherwise its old values
+            (an undo). Replaying them in order on a copy of the labels as they were
+            gives the labels as they are.
+        label_table: a copy of the whole label table after the change.
+        view: ``{"slice_index", "active_label", "window_center", "window_width"}``.
+        saved: True when the document was just saved as it is (nothing to replay).
+    """
+
+    writes: tuple[tuple[edits.LabelEdit, bool], ...]
+    label_table: LabelTable
+    view: dict
+    saved: bool = False
+
+
+ChangeListener = Callable[[DocumentChange], None]
 
 
 class Document:
@@ -43,6 +67,7 @@ class Document:
             volume.voxels, volume.modality, volume.default_window
         )
         self._listeners: list[LabelsChangedListener] = []
+        self._change_listeners: list[ChangeListener] = []
         self.history.mark_clean()
 
     # -- listeners -------------------------------------------------------------------
@@ -54,9 +79,30 @@ class Document:
         for listener in self._listeners:
             listener(first_slice, end_slice)
 
+    def add_change_listener(self, listener: ChangeListener) -> None:
+        """``listener(change: DocumentChange)`` is called after every change of the
+        labels or the label table, and after ``mark_saved`` (the edit journal's feed)."""
+        self._change_listeners.append(listener)
+
+    def remove_change_listener(self, listener: ChangeListener) -> None:
+        self._change_listeners.remove(listener)
+
+    def _announce(self, writes: Iterable[tuple[edits.LabelEdit, bool]] = (), saved: bool = False) -> None:
+        if not self._change_listeners:
+            return
+        change = DocumentChange(tuple(writes), self.label_table.copy(), self.view_state(), saved)
+        for listener in self._change_listeners:
+            listener(change)
+
+    def view_state(self) -> dict:
+        """The slice on screen, the active label and the display window (JSON-able)."""
+        return {"slice_index": int(self.slice_index), "active_label": int(self.active_label),
+                "window_center": float(self.window_center), "window_width": float(self.window_width)}
+
     def _record(self, edit: edits.LabelEdit | None) -> bool:
         if not self.history.apply(self.labels, edit):
             return False
+        self._announce([(edit, True)])
         self._notify(*edit.slice_range)
         return True
 
@@ -94,7 +140,39 @@ class Document:
     def add_label(self, name: str | None = None, colour: tuple[int, int, int] | None = None) -> int:
         """Add a label and make it active; returns its value."""
         self.active_label = self.label_table.add(name, colour).value
+        self._announce()
         return self.active_label
+
+    def merge_labels(self, labels: Iterable[Label]) -> None:
+        """Take names, colours and visibility of ``labels`` into the table: labels of
+        the same value are updated, new values added (an import, a recovery)."""
+        for label in labels:
+            if label.value in self.label_table:
+                self.label_table.update(label.value, name=label.name, colour=label.colour, visible=label.visible)
+            else:
+                self.label_table.add(label.name, label.colour, label.value)
+        self._announce()
+        self._notify_everywhere()
+
+    def load_saved_state(self, labels_zyx: np.ndarray, label_table: LabelTable, view: dict | None = None) -> None:
+        """Start from saved work (a session, a project case): its labels ``[z, y, x]``
+        uint8, table and ``view`` (keys of ``view_state``, each optional) become the
+        document's saved, un-undoable starting point."""
+        if labels_zyx.shape != self.labels.shape:
+            raise ValueError(f"labels of shape {labels_zyx.shape} do not fit the volume {self.labels.shape}")
+        view = view or {}
+        self.label_table = label_table.copy()
+        self.window_center = float(view.get("window_center", self.window_center))
+        self.window_width = float(view.get("window_width", self.window_width))
+        self.slice_index = min(max(int(view.get("slice_index", self.slice_index)), 0), self.labels.shape[0] - 1)
+        if view.get("active_label") in self.label_table:
+            self.active_label = int(view["active_label"])
+        elif self.active_label not in self.label_table:
+            self.active_label = next(iter(self.label_table)).value if len(self.label_table) else self.add_label()
+        self.replace_labels(labels_zyx, "open saved labels")
+        self.history.clear()
+        self.mark_saved()
+        self._notify_everywhere()
 
     def update_label(self, value: int, **changes) -> None:
         """Rename (``name=``), recolour (``colour=``) or hide (``visible=``) a label.
@@ -105,10 +183,13 @@ class Document:
         """
         before = self.label_table.get(value)
         after = self.label_table.update(value, **changes)
+        if before == after:
+            return
         if (before.name, before.colour) != (after.name, after.colour):
             self.history.apply_step(self.labels, [], f"rename/recolour label {before.name}",
                                     (TableChange(value, before, after),))
             self._notify_everywhere()
+        self._announce()
 
     def delete_label(self, value: int) -> None:
         """Erase the label's voxels and remove it from the table, as one undo step
@@ -120,7 +201,8 @@ class Document:
                                 (TableChange(value, label, None),))
         if self.active_label == value:
             remaining = [entry.value for entry in self.label_table]
-            self.active_label = remaining[0] if remaining else self.add_label()
+            self.active_label = remaining[0] if remaining else self.label_table.add().value
+        self._announce([(edit, True)] if edit is not None else [])
         self._notify_everywhere()
 
     def _notify_everywhere(self) -> None:
@@ -143,6 +225,7 @@ class Document:
         default entries for any other label value it brought back, then notify."""
         if step is None:
             return
+        writes = [(edit, False) for edit in reversed(step.edits)] if undone else [(edit, True) for edit in step.edits]
         for change in step.table_changes:
             entry = change.before if undone else change.after
             if entry is None:
@@ -152,12 +235,13 @@ class Document:
             else:
                 self.label_table.add(entry.name, entry.colour, change.value)
         if self.active_label not in self.label_table:
-            self.active_label = next(iter(self.label_table)).value if len(self.label_table) else self.add_label()
+            self.active_label = next(iter(self.label_table)).value if len(self.label_table) else self.label_table.add().value
         for edit in step.edits:
             now_present = edit.old_values if undone else edit.new_values
             for value in np.unique(now_present):
                 if value and int(value) not in self.label_table:
                     self.label_table.add(value=int(value))
+        self._announce(writes)
         if step.table_changes:
             self._notify_everywhere()
         else:
@@ -169,4 +253,6 @@ class Document:
         return not self.history.is_clean
 
     def mark_saved(self) -> None:
+        """The labels and table were saved as they are now."""
         self.history.mark_clean()
+        self._announce(saved=True)

@@ -12,27 +12,15 @@ import numpy as np
 
 MAX_LABEL_VALUE = 255
 
-# Names and colours a new label gets, in order. Colours follow common anatomy colour
-# conventions (3D Slicer's GenericAnatomyColors) loosely: liver brown, spleen purple...
-DEFAULT_LABELS: tuple[tuple[str, tuple[int, int, int]], ...] = (
-    ("liver", (221, 130, 101)),
-    ("spleen", (157, 108, 162)),
-    ("kidney right", (185, 102, 83)),
-    ("kidney left", (216, 101, 79)),
-    ("tumour", (241, 214, 145)),
-    ("pancreas", (249, 180, 111)),
-    ("stomach", (216, 132, 105)),
-    ("gallbladder", (139, 150, 98)),
-    ("aorta", (224, 97, 76)),
-    ("lung right", (197, 165, 145)),
-    ("lung left", (172, 138, 115)),
-    ("heart", (206, 110, 84)),
-    ("bladder", (222, 154, 132)),
-    ("vertebra", (241, 213, 144)),
-    ("lesion", (255, 255, 0)),
+# Colours new labels get, in order (names stay neutral: "label 1", "label 2", ...).
+# They follow common anatomy colour conventions (3D Slicer's GenericAnatomyColors) loosely.
+DEFAULT_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (221, 130, 101), (157, 108, 162), (185, 102, 83), (216, 101, 79), (241, 214, 145),
+    (249, 180, 111), (216, 132, 105), (139, 150, 98), (224, 97, 76), (197, 165, 145),
+    (172, 138, 115), (206, 110, 84), (222, 154, 132), (241, 213, 144), (255, 255, 0),
 )
 
-# Distinct colours for labels past the default table (Tableau-like palette).
+# Distinct colours for labels past the default colours (Tableau-like palette).
 EXTRA_COLOURS: tuple[tuple[int, int, int], ...] = (
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
@@ -82,7 +70,7 @@ class LabelTable:
         raise ValueError(f"all {MAX_LABEL_VALUE} label values are in use")
 
     def add(self, name: str | None = None, colour: tuple[int, int, int] | None = None, value: int | None = None) -> Label:
-        """Add a label; name and colour default to the next entry of the default table."""
+        """Add a label; the name defaults to "label <value>", the colour to the palette's."""
         value = self.next_free_value() if value is None else int(value)
         self._check_value(value)
         if value in self._labels:
@@ -115,10 +103,11 @@ class LabelTable:
 
 
 def default_label(value: int) -> tuple[str, tuple[int, int, int]]:
-    """The default (name, colour) for label ``value`` (1-based)."""
-    if value <= len(DEFAULT_LABELS):
-        return DEFAULT_LABELS[value - 1]
-    colour = EXTRA_COLOURS[(value - len(DEFAULT_LABELS) - 1) % len(EXTRA_COLOURS)]
+    """The default (name, colour) for label ``value`` (1-based): ("label <value>", palette colour)."""
+    if value <= len(DEFAULT_COLOURS):
+        colour = DEFAULT_COLOURS[value - 1]
+    else:
+        colour = EXTRA_COLOURS[(value - len(DEFAULT_COLOURS) - 1) % len(EXTRA_COLOURS)]
     return f"label {value}", colour
 
 

@@ -89,7 +89,7 @@ class Volume:
         source_path: the file or folder the volume was read from.
         source_grid: how the display grid maps to the file's own voxel grid.
         dicom: the referenced DICOM series, for DICOM sources only.
-        warnings: human-readable notes from reading (gantry tilt, gaps...).
+        warnings: human-readable notes from reading (gantry tilt, gaps, NaN voxels replaced...).
         description: short text for lists (series description, file name).
     """
 

@@ -25,7 +25,7 @@ from medsam_gui.core.window import ModelInputPreset, default_model_input_preset,
 from medsam_gui.engine.cache import EmbeddingCache, embedding_key
 from medsam_gui.engine.roi import RoiPolicy
 from medsam_gui.engine.scheduler import FOCUS_PRIORITY, PREDICT_PRIORITY, EncodeScheduler, Job
-from medsam_gui.engine.types import EmbeddingNotReady, EncodeResult, LowResLogits, Prediction, Prompts
+from medsam_gui.engine.types import EmbeddingNotReady, EncodeResult, LowResLogits, Prediction, Prompts, SliceWithoutContrast
 
 DEFAULT_NEIGHBOURS = 8
 
@@ -47,6 +47,7 @@ class Engine:
         self._keys: dict[Job, str] = {}
         self._encoded: set[Job] = set()
         self._last_crops: dict[int, tuple[int, int, int, int]] = {}
+        self._constant_value_of_slice: dict[int, float | None] = {}
 
     @classmethod
     def create(
@@ -91,6 +92,7 @@ class Engine:
             self._keys = {}
             self._encoded = set()
             self._last_crops = {}
+            self._constant_value_of_slice = {}
 
     @property
     def volume(self) -> Volume:
@@ -112,6 +114,23 @@ class Engine:
         if not 0 <= int(slice_index) < count:
             raise MedsamGuiError(f"slice {slice_index} is outside the volume (0..{count - 1})")
         return int(slice_index)
+
+    def _refuse_slice_without_contrast(self, slice_index: int) -> None:
+        """SliceWithoutContrast when every voxel of the slice has the same value (blank, or NaN
+        replaced on reading): the model would return a mask of nothing in particular.
+
+        The slice's min/max is computed once per slice and volume, not per prompt.
+        """
+        with self._lock:
+            if slice_index not in self._constant_value_of_slice:
+                voxels = self._require_volume().slice(slice_index)
+                lowest, highest = voxels.min(), voxels.max()
+                self._constant_value_of_slice[slice_index] = float(lowest) if lowest == highest else None
+            constant_value = self._constant_value_of_slice[slice_index]
+        if constant_value is not None:
+            raise SliceWithoutContrast(
+                f"slice {slice_index} has no contrast (every voxel is {constant_value:g}): nothing to segment"
+            )
 
     def _whole(self) -> tuple[int, int, int, int]:
         _, rows, cols = self._require_volume().shape_zyx
@@ -229,9 +248,11 @@ class Engine:
 
         box_xyxy: (x0, y0, x1, y1) inclusive pixel corners; points_xy: (n, 2) (x, y);
         point_labels: (n,) 1/0; mask_input: an earlier Prediction on this slice.
-        Raises EmbeddingNotReady (the job queued at top priority) or MedsamGuiError.
+        Raises EmbeddingNotReady (the job queued at top priority) or MedsamGuiError
+        (also for a slice whose voxels all have one value: nothing to segment).
         """
         slice_index = self._check_slice(slice_index)
+        self._refuse_slice_without_contrast(slice_index)
         _, rows, cols = self._volume.shape_zyx
         box = _clean_box(box_xyxy, rows, cols)
         points, labels = _clean_points(points_xy, point_labels)

@@ -27,7 +27,7 @@ import numpy as np
 
 from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.engine.scheduler import PREDICT_PRIORITY
-from medsam_gui.engine.types import EmbeddingNotReady
+from medsam_gui.engine.types import EmbeddingNotReady, SliceWithoutContrast
 
 ProgressCallback = Callable[[int, int], None]  # (slices done, slices planned)
 
@@ -165,7 +165,11 @@ def propagate(
                 mask_input = None
                 if settings.use_mask_input and previous_prediction is not None:
                     mask_input = replace(previous_prediction, slice_index=slice_index)
-                prediction = _predict_when_ready(engine, slice_index, box, mask_input, cancel, encode_inline)
+                try:
+                    prediction = _predict_when_ready(engine, slice_index, box, mask_input, cancel, encode_inline)
+                except SliceWithoutContrast:
+                    reasons[name] = f"slice {slice_index} has no contrast"
+                    break
                 done += 1
                 shift = _intensity_shift(voxels[slice_index], prediction.mask, key_mean, key_std)
                 stop_reason = _stop_reason(prediction.mask, previous_mask, min_area, settings, slice_index,
@@ -232,7 +236,11 @@ def segment_boxes(
     cancelled = False
     try:
         for done, slice_index in enumerate(ordered, start=1):
-            prediction = _predict_when_ready(engine, slice_index, boxes_by_slice[slice_index], None, cancel, encode_inline)
+            try:
+                prediction = _predict_when_ready(engine, slice_index, boxes_by_slice[slice_index], None, cancel,
+                                                 encode_inline)
+            except SliceWithoutContrast:
+                continue  # a blank slice between key boxes stays empty
             mask_zyx[slice_index] = prediction.mask
             if progress is not None:
                 progress(done, len(ordered))

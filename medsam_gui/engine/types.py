@@ -11,6 +11,11 @@ from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.engine.frame import ModelFrame
 
 
+class SliceWithoutContrast(MedsamGuiError):
+    """The slice's voxels all have one value (blank, or non-finite values replaced on
+    reading): there is nothing to segment there."""
+
+
 class EmbeddingNotReady(MedsamGuiError):
     """``predict`` needs an embedding that is not computed yet; it has been queued.
 

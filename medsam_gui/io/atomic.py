@@ -4,13 +4,17 @@ A crash (or SIGKILL) mid-write leaves the previous file untouched: ``os.replace`
 atomic on the same file system, and the temporary file lives in the target's own
 folder so it is always on the same file system. Every writer in ``medsam_gui.io``
 that produces a user file goes through :func:`atomic_output`.
+
+The file gets the permissions a plain ``open(target, "w")`` would give a new file,
+``0o666`` less the process umask (``tempfile.mkstemp`` would make it ``0o600``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,11 +64,9 @@ def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
         raise MedsamGuiError("the folder does not exist", folder)
     suffix = full_suffix(target_path)
     try:
-        handle, temporary_name = tempfile.mkstemp(prefix=f".{target_path.name}.", suffix=f".tmp{suffix}", dir=folder)
+        temporary_path = _create_new_file(folder, prefix=f".{target_path.name}.", suffix=f".tmp{suffix}")
     except OSError as error:
         raise MedsamGuiError(f"cannot write in this folder ({error.strerror})", folder) from error
-    os.close(handle)
-    temporary_path = Path(temporary_name)
     try:
         yield temporary_path
         _fsync_file(temporary_path)
@@ -86,6 +88,23 @@ def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(target: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 ``text`` to ``target`` atomically; returns the target path."""
     return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def _create_new_file(folder: Path, prefix: str, suffix: str, attempts: int = 100) -> Path:
+    """Create an empty file with an unused random name in ``folder``; returns its path.
+
+    Like ``tempfile.mkstemp`` (``O_EXCL``, so never an existing file) but with mode
+    ``0o666`` filtered by the umask, as ``open()`` would create it. Raises OSError.
+    """
+    for _ in range(attempts):
+        candidate = folder / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        os.close(descriptor)
+        return candidate
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(folder))
 
 
 def _fsync_file(path: Path) -> None:

@@ -26,6 +26,10 @@ NON_IMAGE_REASONS = {
     MEDIA_STORAGE_DIRECTORY_SOP_CLASS: "a DICOMDIR index, not an image",
 }
 
+# The series identifier of the image files that carry no SeriesInstanceUID (anonymised
+# or hand-made files); a real UID holds only digits and dots, so it cannot clash.
+SERIES_WITHOUT_UID = "no-series-uid"
+
 
 @dataclass(frozen=True)
 class DicomHeader:
@@ -37,6 +41,11 @@ class DicomHeader:
     @property
     def series_instance_uid(self) -> str:
         return str(self.dataset.get("SeriesInstanceUID", "") or "")
+
+    @property
+    def series_id(self) -> str:
+        """The SeriesInstanceUID, or :data:`SERIES_WITHOUT_UID` when the file has none."""
+        return self.series_instance_uid or SERIES_WITHOUT_UID
 
     @property
     def number_of_frames(self) -> int:
@@ -95,8 +104,11 @@ def scan_folder(folder: str | Path) -> FolderScan:
 
 
 def group_by_series(images: list[DicomHeader]) -> dict[str, list[DicomHeader]]:
-    """Headers grouped by SeriesInstanceUID, in first-seen order."""
+    """Headers grouped by series identifier (:attr:`DicomHeader.series_id`), in first-seen order.
+
+    All files without a SeriesInstanceUID form one series, :data:`SERIES_WITHOUT_UID`.
+    """
     series: dict[str, list[DicomHeader]] = {}
     for header in images:
-        series.setdefault(header.series_instance_uid, []).append(header)
+        series.setdefault(header.series_id, []).append(header)
     return series

@@ -8,6 +8,8 @@ plane position (or, lacking one, by the instance it was derived from).
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import highdicom as hd
@@ -23,12 +25,19 @@ from medsam_gui.io.dicom_planes import PlaneOnGrid, plane_on_grid
 from medsam_gui.io.labelmap_export import check_labels_fit
 from medsam_gui.io.segment_codes import coding_for_label_name
 
+UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID")  # filled in when blank
 ALGORITHM = hd.AlgorithmIdentificationSequence(
     name="medsam-gui", family=pydicom.sr.codedict.codes.DCM.ArtificialIntelligence, version=__version__
 )
 
 
-def write_dicom_seg(labels_zyx: np.ndarray, volume: Volume, label_table: LabelTable, path: str | Path) -> Path:
+def write_dicom_seg(
+    labels_zyx: np.ndarray,
+    volume: Volume,
+    label_table: LabelTable,
+    path: str | Path,
+    on_warning: Callable[[str], None] | None = None,
+) -> Path:
     """Write the labels of a DICOM-sourced volume as a DICOM SEG file; returns ``path``.
 
     Args:
@@ -36,6 +45,9 @@ def write_dicom_seg(labels_zyx: np.ndarray, volume: Volume, label_table: LabelTa
         volume: the scan; ``volume.dicom`` must reference its instances.
         label_table: names and colours; values missing from it get default names.
         path: the .dcm file to write (atomically; never a file of the source series).
+        on_warning: called with each sentence the user should read about the file
+            written, e.g. that the source series had no Study/Series UIDs and the SEG
+            carries invented ones; without it they go to ``warnings.warn``.
 
     Raises:
         MedsamGuiError: no DICOM source, no label voxels, slices not on the grid
@@ -49,7 +61,7 @@ def write_dicom_seg(labels_zyx: np.ndarray, volume: Volume, label_table: LabelTa
     values = [int(v) for v in np.unique(labels_zyx) if v != 0]
     if not values:
         raise MedsamGuiError("there are no labelled voxels to export", path)
-    source_datasets, planes = _source_planes(volume, path)
+    source_datasets, planes, invented_uids = _source_planes(volume, path)
     segment_of_value = np.zeros(MAX_LABEL_VALUE + 1, dtype=np.uint8)
     for segment_number, value in enumerate(values, start=1):
         segment_of_value[value] = segment_number
@@ -75,6 +87,16 @@ def write_dicom_seg(labels_zyx: np.ndarray, volume: Volume, label_table: LabelTa
     )
     with atomic_output(path) as temporary_path:
         segmentation.save_as(temporary_path)
+    if invented_uids:
+        names = " and ".join(sorted(invented_uids, key=UID_KEYWORDS.index))
+        message = (
+            f"the source series has no {names} (anonymised?), so the DICOM SEG carries invented ones; "
+            "a viewer or PACS may not link it to the scan"
+        )
+        if on_warning is not None:
+            on_warning(message)
+        else:
+            warnings.warn(message, stacklevel=2)
     return path
 
 
@@ -149,18 +171,20 @@ def _label_from_segment(description) -> Label:
     return Label(number, name, colour)
 
 
-def _source_planes(volume: Volume, path: Path) -> tuple[list[pydicom.Dataset], list[PlaneOnGrid]]:
-    """The source datasets (headers) and, per source frame, where it sits on the volume."""
+def _source_planes(volume: Volume, path: Path) -> tuple[list[pydicom.Dataset], list[PlaneOnGrid], set[str]]:
+    """The source datasets (headers), per source frame where it sits on the volume, and
+    the keywords of the UIDs that had to be invented (see :func:`_complete_identifiers`)."""
     reference = volume.dicom
     unique_paths = list(dict.fromkeys(reference.file_paths))
     datasets = []
     planes: list[PlaneOnGrid] = []
+    invented_uids: set[str] = set()
     for file_path in unique_paths:
         try:
             dataset = pydicom.dcmread(file_path, stop_before_pixels=True)
         except (OSError, pydicom.errors.InvalidDicomError) as error:
             raise MedsamGuiError(f"cannot re-read the source instance {file_path} ({error})", path) from error
-        _complete_identifiers(dataset, reference)
+        invented_uids.update(_complete_identifiers(dataset, reference))
         datasets.append(dataset)
         for position, orientation, spacing in _planes_of_dataset(dataset):
             plane = plane_on_grid(volume, position, orientation, spacing, int(dataset.Rows), int(dataset.Columns))
@@ -171,16 +195,17 @@ def _source_planes(volume: Volume, path: Path) -> tuple[list[pydicom.Dataset], l
                     path,
                 )
             planes.append(plane)
-    return datasets, planes
+    return datasets, planes, invented_uids
 
 
-def _complete_identifiers(dataset: pydicom.Dataset, reference) -> None:
+def _complete_identifiers(dataset: pydicom.Dataset, reference) -> list[str]:
     """Fill UIDs an anonymiser blanked (in memory only) so the SEG can reference the instance.
 
     An empty SpecificCharacterSet (the default repertoire) is dropped, as highdicom rejects it.
     SOP class/instance come from the file meta; study/series/frame of reference from
     the volume's DicomReference, else a UID derived from the frame of reference so
-    that every instance of the series gets the same one.
+    that every instance of the series gets the same one. Returns the keywords of
+    those invented UIDs (a subset of ``UID_KEYWORDS``).
     """
     meta = getattr(dataset, "file_meta", None)
     if "SpecificCharacterSet" in dataset and not dataset.SpecificCharacterSet:
@@ -190,13 +215,17 @@ def _complete_identifiers(dataset: pydicom.Dataset, reference) -> None:
     if not dataset.get("SOPInstanceUID") and meta is not None:
         dataset.SOPInstanceUID = meta.get("MediaStorageSOPInstanceUID", "")
     anchor = str(dataset.get("FrameOfReferenceUID", "") or reference.frame_of_reference_uid)
-    for keyword, known in (
-        ("StudyInstanceUID", reference.study_instance_uid),
-        ("SeriesInstanceUID", reference.series_instance_uid),
-        ("FrameOfReferenceUID", reference.frame_of_reference_uid),
+    invented = []
+    for keyword, known in zip(
+        UID_KEYWORDS, (reference.study_instance_uid, reference.series_instance_uid, reference.frame_of_reference_uid)
     ):
-        if not dataset.get(keyword):
-            setattr(dataset, keyword, known or pydicom.uid.generate_uid(entropy_srcs=[keyword, anchor]))
+        if dataset.get(keyword):
+            continue
+        if not known:
+            known = pydicom.uid.generate_uid(entropy_srcs=[keyword, anchor])
+            invented.append(keyword)
+        setattr(dataset, keyword, known)
+    return invented
 
 
 def _planes_of_dataset(dataset: pydicom.Dataset):

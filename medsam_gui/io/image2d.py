@@ -22,7 +22,8 @@ def read_picture(path: str | Path) -> Volume:
     """Volume ``[1, y, x]`` (grey: uint8/uint16/float32) or ``[1, y, x, 3]`` uint8 (colour).
 
     An RGB picture whose three channels are equal becomes grey; alpha is dropped.
-    Spacing 1 mm, identity direction, modality 'OT'.
+    Spacing 1 mm, identity direction, modality 'OT'. NaN/infinite values of a float
+    TIFF are replaced and reported in ``Volume.warnings``.
     """
     try:
         with Image.open(path) as image:
@@ -34,8 +35,6 @@ def read_picture(path: str | Path) -> Volume:
         pixels = pixels[:, :, :3]
         if np.array_equal(pixels[:, :, 0], pixels[:, :, 1]) and np.array_equal(pixels[:, :, 0], pixels[:, :, 2]):
             pixels = pixels[:, :, 0]
-    if pixels.dtype.kind == "f" and not np.all(np.isfinite(pixels)):
-        raise UnreadableInputError("the picture contains NaN or infinite values", path)
     return build_volume(
         np.ascontiguousarray(pixels[None]), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), np.eye(3),
         source_path=str(path), modality="OT", description=Path(path).name,

@@ -7,8 +7,6 @@ file's own grid (``source_grid=True``). Both describe the same physical space.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ import SimpleITK as sitk
 from medsam_gui.core.errors import MedsamGuiError, UnreadableInputError
 from medsam_gui.core.orientation import source_geometry
 from medsam_gui.core.volume import Volume
+from medsam_gui.io.atomic import atomic_output
 from medsam_gui.io.dicom_pixels import compact_dtype
 from medsam_gui.io.volume_builder import build_volume
 
@@ -54,8 +53,11 @@ def volume_to_sitk(volume: Volume, source_grid: bool = False) -> sitk.Image:
 def volume_from_sitk(image: sitk.Image, source_path: str = "", modality: str = "OT", description: str = "") -> Volume:
     """A display Volume from a 2D or 3D SimpleITK image (grey, or RGB uint8).
 
+    NaN/infinite voxels are replaced and reported in ``Volume.warnings`` (see
+    :func:`medsam_gui.io.volume_builder.replace_non_finite`).
+
     Raises:
-        UnreadableInputError: 4D, other component counts, non-8-bit RGB, NaN values.
+        UnreadableInputError: 4D, other component counts, non-8-bit RGB.
     """
     dimension = image.GetDimension()
     if dimension == 4 and image.GetSize()[3] == 1:
@@ -79,9 +81,6 @@ def volume_from_sitk(image: sitk.Image, source_path: str = "", modality: str = "
         direction = np.asarray(image.GetDirection()).reshape(3, 3)
     if components == 3 and array.dtype != np.uint8:
         raise UnreadableInputError(f"RGB voxels of type {array.dtype} are not supported (8-bit only)", source_path)
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        bad = int(np.count_nonzero(~np.isfinite(array)))
-        raise UnreadableInputError(f"the image contains {bad} NaN or infinite voxel values", source_path)
     if components == 1 and array.dtype not in (np.uint8, np.int16, np.uint16):
         array = compact_dtype(array)
     return build_volume(
@@ -132,14 +131,9 @@ def write_image(array_zyx: np.ndarray, like: Volume, path: str | Path, source_gr
     spacing, origin, direction, _ = grid_geometry(like, source_grid)
     data = like.source_grid.to_source(array) if source_grid else array
     image = array_to_sitk(data, spacing, origin, direction)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(handle)
     try:
-        sitk.WriteImage(image, temporary, useCompression=suffix in (".nii.gz", ".nrrd", ".mha"))
-        os.replace(temporary, path)
+        with atomic_output(path) as temporary_path:
+            sitk.WriteImage(image, str(temporary_path), useCompression=suffix in (".nii.gz", ".nrrd", ".mha"))
     except (RuntimeError, OSError) as error:
         raise MedsamGuiError(f"cannot write the image ({str(error).strip().splitlines()[-1][:200]})", path) from error
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path

@@ -7,6 +7,9 @@
 NIfTI/NRRD/MHA/MHD file, or a 2D picture. Every failure is an
 :class:`UnreadableInputError` (or :class:`AmbiguousSeriesError` for a folder with
 several series and no ``series_uid``) whose text names the file and the reason.
+
+A series of a folder is chosen by its identifier, ``SeriesInfo.series_id``: its
+SeriesInstanceUID, or ``no-series-uid`` for the files that carry none.
 """
 
 from __future__ import annotations
@@ -19,7 +22,15 @@ from pydicom.errors import InvalidDicomError
 
 from medsam_gui.core.errors import AmbiguousSeriesError, MedsamGuiError, UnreadableInputError
 from medsam_gui.core.volume import Volume
-from medsam_gui.io.dicom_scan import DicomHeader, FolderScan, group_by_series, non_image_reason, read_header, scan_folder
+from medsam_gui.io.dicom_scan import (
+    SERIES_WITHOUT_UID,
+    DicomHeader,
+    FolderScan,
+    group_by_series,
+    non_image_reason,
+    read_header,
+    scan_folder,
+)
 from medsam_gui.io.dicom_series import read_series
 from medsam_gui.io.image2d import has_picture_suffix, read_picture
 from medsam_gui.io.itk_reader import has_itk_suffix, read_itk_volume
@@ -29,9 +40,13 @@ from medsam_gui.io.itk_reader import has_itk_suffix, read_itk_volume
 class SeriesInfo:
     """One image series found in a DICOM folder.
 
-    ``size_xyz`` is (columns, rows, slices or frames) as stored in the files.
+    ``series_id`` is what ``open_volume(folder, series_uid=...)`` and ``--series``
+    take: the SeriesInstanceUID, or ``no-series-uid`` when the files carry none
+    (``series_instance_uid`` is then ""). ``size_xyz`` is (columns, rows, slices or
+    frames) as stored in the files.
     """
 
+    series_id: str
     series_instance_uid: str
     description: str
     modality: str
@@ -42,6 +57,10 @@ class SeriesInfo:
 
 def open_volume(path: str | Path, series_uid: str | None = None) -> Volume:
     """Read a scan into a display-oriented Volume (see ``core.volume``).
+
+    ``series_uid`` picks a series of a DICOM folder by its ``SeriesInfo.series_id``;
+    "" (what a session stores for a series without a SeriesInstanceUID) means
+    ``no-series-uid`` too.
 
     Raises:
         UnreadableInputError: missing path, unsupported or damaged file, empty folder...
@@ -72,12 +91,13 @@ def list_series(folder: str | Path) -> list[SeriesInfo]:
 
 def _series_infos(scan: FolderScan) -> list[SeriesInfo]:
     infos = []
-    for uid, headers in group_by_series(scan.images).items():
+    for series_id, headers in group_by_series(scan.images).items():
         first = headers[0].dataset
         slices = sum(h.number_of_frames for h in headers)
         infos.append(
             SeriesInfo(
-                series_instance_uid=uid,
+                series_id=series_id,
+                series_instance_uid=headers[0].series_instance_uid,
                 description=str(first.get("SeriesDescription", "") or ""),
                 modality=str(first.get("Modality", "") or ""),
                 size_xyz=(int(first.get("Columns", 0)), int(first.get("Rows", 0)), slices),
@@ -94,14 +114,20 @@ def _open_dicom_folder(folder: Path, series_uid: str | None) -> Volume:
     if not series:
         raise UnreadableInputError(_empty_folder_reason(scan), folder)
     if series_uid is not None:
-        if series_uid not in series:
+        series_id = series_uid or SERIES_WITHOUT_UID
+        if series_id not in series:
             available = ", ".join(series) or "none"
-            raise UnreadableInputError(f"no series with SeriesInstanceUID {series_uid} (found: {available})", folder)
-        return read_series(series[series_uid], str(folder))
+            if series_id == SERIES_WITHOUT_UID:
+                raise UnreadableInputError(f"no series without a SeriesInstanceUID (found: {available})", folder)
+            raise UnreadableInputError(f"no series with SeriesInstanceUID {series_id} (found: {available})", folder)
+        return read_series(series[series_id], str(folder))
     if len(series) > 1:
         infos = _series_infos(scan)
+        without_uid = f" ({SERIES_WITHOUT_UID} for the files without one)" if SERIES_WITHOUT_UID in series else ""
         raise AmbiguousSeriesError(
-            f"the folder holds {len(infos)} image series; choose one by SeriesInstanceUID", str(folder), infos
+            f"the folder holds {len(infos)} image series; choose one by its SeriesInstanceUID{without_uid}",
+            str(folder),
+            infos,
         )
     return read_series(next(iter(series.values())), str(folder))
 

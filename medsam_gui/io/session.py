@@ -54,6 +54,12 @@ class SessionState:
     extra: dict = field(default_factory=dict)
 
     @property
+    def view(self) -> dict:
+        """The view part of the state, as ``Document.view_state`` gives it."""
+        return {"slice_index": self.slice_index, "active_label": self.active_label,
+                "window_center": self.window_center, "window_width": self.window_width}
+
+    @property
     def label_count(self) -> int:
         """How many label values have voxels."""
         return int(np.count_nonzero(np.bincount(self.labels.reshape(-1), minlength=256)[1:]))
@@ -86,14 +92,7 @@ def restore_into_document(document, state: SessionState) -> None:
         raise UnreadableInputError(
             f"the session's labels {state.labels.shape} do not fit the scan {document.labels.shape}", state.scan_path
         )
-    document.label_table = state.label_table.copy()
-    document.window_center, document.window_width = state.window_center, state.window_width
-    document.slice_index = min(max(state.slice_index, 0), document.labels.shape[0] - 1)
-    if state.active_label in document.label_table:
-        document.active_label = state.active_label
-    document.replace_labels(state.labels, "open session")  # notifies the views
-    document.history.clear()
-    document.mark_saved()
+    document.load_saved_state(state.labels, state.label_table, state.view)
 
 
 def session_bytes(state: SessionState) -> bytes:

@@ -1,5 +1,5 @@
-"""MainWindow behaviour for case files: export/import labels, sessions, autosave and
-crash recovery, and 3D segmentation (propagation, interpolated key boxes) with a
+"""MainWindow behaviour for case files: export/import labels, sessions, the edit journal
+and crash recovery, and 3D segmentation (propagation, interpolated key boxes) with a
 progress dialog.
 
 ``CaseFilesMixin`` is mixed into MainWindow; its public methods are the handlers of
@@ -21,13 +21,14 @@ from PyQt6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.engine.propagate import PropagationSettings, interpolate_boxes, propagate, segment_boxes
 from medsam_gui.io.atomic import full_suffix
-from medsam_gui.io.autosave import AUTOSAVE_INTERVAL_S, Autosaver
+from medsam_gui.io.autosave import COMPACT_INTERVAL_S, Autosaver
 from medsam_gui.io.dataset_export import write_coco, write_medsam_npz, write_png_masks
 from medsam_gui.io.dicom_seg import write_dicom_seg
 from medsam_gui.io.label_import import import_labels
 from medsam_gui.io.labelmap_export import LABELMAP_SUFFIXES, write_labelmap
 from medsam_gui.io.load import open_volume
 from medsam_gui.io.session import SESSION_SUFFIX, load_session, restore_into_document, save_session, state_from_document
+from medsam_gui.ui.export_names import case_name, export_path_for, filter_suffix, suggested_export_name
 
 EXPORT_FILTERS = (
     "NIfTI labelmap (*.nii.gz)",
@@ -41,11 +42,14 @@ EXPORT_FILTERS = (
 IMPORT_FILTER = "Labelmaps (*.nii.gz *.nii *.nrrd *.mha *.mhd *.dcm);;All files (*)"
 SESSION_FILTER = f"medsam-gui session (*{SESSION_SUFFIX})"
 PROGRESS_POLL_MS = 50
+JOURNAL_ERROR_POLL_MS = 1000
 
 
-def export_labels_to(path: str | Path, document) -> list[Path]:
+def export_labels_to(path: str | Path, document, on_warning) -> list[Path]:
     """Write ``document``'s labels to ``path``, the format chosen by its extension.
 
+    ``on_warning(message)`` receives each sentence the user should read about the
+    written file (e.g. a DICOM SEG that had to invent the scan's missing UIDs).
     Returns the written files. Raises MedsamGuiError for an unknown extension or a
     failed write.
     """
@@ -55,7 +59,7 @@ def export_labels_to(path: str | Path, document) -> list[Path]:
     if suffix in LABELMAP_SUFFIXES:
         return write_labelmap(labels, volume, table, path)
     if suffix == ".dcm":
-        return [write_dicom_seg(labels, volume, table, path)]
+        return [write_dicom_seg(labels, volume, table, path, on_warning=on_warning)]
     if suffix == ".png":
         return write_png_masks(labels, volume, path.parent, path.name[: -len(".png")])
     if suffix == ".json":
@@ -73,47 +77,55 @@ class CaseFilesMixin:
         self.autosaver = Autosaver()
         self._recoverable = self.autosaver.find_recoverable()
         self.autosaver.start()
-        self._autosave_timer = QTimer(self)
-        self._autosave_timer.setObjectName("autosave_timer")
-        self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_S * 1000)
-        self._autosave_timer.timeout.connect(self.autosave_now)
-        self._autosave_timer.start()
+        self._compact_timer = QTimer(self)
+        self._compact_timer.setObjectName("journal_compact_timer")
+        self._compact_timer.setInterval(COMPACT_INTERVAL_S * 1000)
+        self._compact_timer.timeout.connect(self.autosaver.compact)
+        self._compact_timer.start()
+        self._journal_error_timer = QTimer(self)
+        self._journal_error_timer.setInterval(JOURNAL_ERROR_POLL_MS)
+        self._journal_error_timer.timeout.connect(self._show_journal_errors)
+        self._journal_error_timer.start()
         self._propagation = None
         self._key_boxes: dict[int, tuple[int, int, int, int]] = {}  # slice -> box_xyxy
         if self._recoverable:
             QTimer.singleShot(0, self.offer_recovery)
 
     def _before_case_switch(self) -> None:
-        """Autosave the case being left (its autosave stays until a clean exit)."""
-        self.autosave_now()
+        """Stop journaling the case being left (its journal stays until a clean exit
+        when it has unsaved changes)."""
+        self.autosaver.detach()
         self._key_boxes = {}
 
-    def _close_case_files(self) -> None:
-        """Clean exit: the user has saved or discarded; autosaves and the crash marker go."""
-        self._autosave_timer.stop()
+    def _after_case_opened(self) -> None:
+        """Journal every change of the new case from now on (durable within moments)."""
+        self.autosaver.attach(self.document)
+
+    def _close_case_files(self, keep_journal: bool = False) -> None:
+        """Exit. Clean (the user has saved or discarded): journals and the crash marker
+        go. ``keep_journal`` (stopped by a signal with unsaved work): both stay, so the
+        next start offers recovery."""
+        self._compact_timer.stop()
+        self._journal_error_timer.stop()
         if self._propagation is not None:
             self._propagation["cancel"].set()
-        self.autosaver.close()
+        self.autosaver.close(keep_files=keep_journal)
 
-    # -- autosave and recovery -------------------------------------------------------------
-    def autosave_now(self) -> None:
-        if self.document is None:
-            return
-        try:
-            if self.autosaver.save_if_changed(self.document) is not None:
-                self.statusBar().showMessage("Autosaved", 2000)
-        except MedsamGuiError as error:
-            self.statusBar().showMessage(f"Autosave failed: {error}", 8000)
+    # -- journal and recovery -------------------------------------------------------------
+    def _show_journal_errors(self) -> None:
+        """Tell the user when the edit journal cannot be written (disk full, folder gone)."""
+        while not self.autosaver.errors.empty():
+            self.statusBar().showMessage(f"Warning: {self.autosaver.errors.get()}; save your work", 15000)
 
     def offer_recovery(self) -> None:
-        """Offer the autosaves of a session that crashed; recovered labels are one undo step."""
+        """Offer the journals of a session that crashed; recovered labels are one undo step."""
         entries, self._recoverable = self._recoverable, []
         for entry in entries:
             answer = QMessageBox.question(
                 self,
                 "Recover labels",
                 f"medsam-gui did not close cleanly. Recover the labels of\n{entry.scan_path}\n"
-                f"autosaved at {entry.saved_at_text} ({entry.label_count} labels)?",
+                f"last changed at {entry.saved_at_text} ({entry.label_count} labels)?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
                 QMessageBox.StandardButton.Yes,
             )
@@ -121,17 +133,13 @@ class CaseFilesMixin:
                 try:
                     state = self.autosaver.recover(entry)
                     self.set_volume(open_volume(state.scan_path, state.series_uid))
-                    for label in state.label_table:
-                        if label.value in self.document.label_table:
-                            self.document.label_table.update(label.value, name=label.name, colour=label.colour, visible=label.visible)
-                        else:
-                            self.document.label_table.add(label.name, label.colour, label.value)
-                    self.document.replace_labels(state.labels, "recovered autosave")
+                    self.document.merge_labels(state.label_table)
+                    self.document.replace_labels(state.labels, "recovered labels")
                     self.labels_panel.set_document(self.document)
                     self.show_slice(state.slice_index)
                     self.render()
                 except MedsamGuiError as error:
-                    self.show_error(f"could not recover the autosave: {error}")
+                    self.show_error(f"could not recover the labels: {error}")
                     continue
             self.autosaver.forget(entry)
 
@@ -140,18 +148,25 @@ class CaseFilesMixin:
         if self.document is None:
             self.show_error("open a scan first")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "", ";;".join(EXPORT_FILTERS))
+        volume, label = self.document.volume, self.document.label_table.get(self.document.active_label)
+        suggestion = suggested_export_name(case_name(volume.description, volume.source_path), label.name,
+                                           filter_suffix(EXPORT_FILTERS[0]))
+        path, selected_filter = QFileDialog.getSaveFileName(self, "Export labels", suggestion, ";;".join(EXPORT_FILTERS),
+                                                            EXPORT_FILTERS[0])
         if path:
-            self.export_labels(path)
+            self.export_labels(export_path_for(path, selected_filter, EXPORT_FILTERS))
 
     def export_labels(self, path: str) -> list[Path]:
-        """Export to ``path`` and report where it went (errors go to the user, not up)."""
+        """Export to ``path`` and report where it went, with any warning about the file
+        (errors go to the user, not up)."""
+        export_warnings: list[str] = []
         try:
-            written = export_labels_to(path, self.document)
+            written = export_labels_to(path, self.document, on_warning=export_warnings.append)
         except MedsamGuiError as error:
             self.show_error(str(error))
             return []
-        self.statusBar().showMessage(f"Exported {written[0]}" + (f" (+{len(written) - 1} files)" if len(written) > 1 else ""), 8000)
+        exported = f"Exported {written[0]}" + (f" (+{len(written) - 1} files)" if len(written) > 1 else "")
+        self.statusBar().showMessage(". Warning: ".join([exported, *export_warnings]), 15000 if export_warnings else 8000)
         return written
 
     def import_labels_dialog(self) -> None:
@@ -169,11 +184,7 @@ class CaseFilesMixin:
         except MedsamGuiError as error:
             self.show_error(str(error))
             return False
-        for label in imported.label_table:
-            if label.value in self.document.label_table:
-                self.document.label_table.update(label.value, name=label.name, colour=label.colour)
-            else:
-                self.document.label_table.add(label.name, label.colour, label.value)
+        self.document.merge_labels(imported.label_table)
         self.document.replace_labels(imported.labels, f"import {Path(path).name}")
         self.labels_panel.set_document(self.document)
         self.render()
@@ -196,8 +207,21 @@ class CaseFilesMixin:
             self.show_error(f"{path}: session not saved ({error})")
             return
         self.document.mark_saved()
-        self.autosaver.discard(self.document)
+        self._session_file = (self.document, str(written))
         self.statusBar().showMessage(f"Session saved to {written}", 8000)
+
+    def save_work(self) -> bool:
+        """Save the labels to this case's session file (the one last saved or opened for
+        it), else through the Save session dialog. True when no unsaved change is left;
+        False when the dialog was cancelled or the save failed (the user is told why)."""
+        if self.document is None:
+            return True
+        session = self._session_file
+        if session is not None and session[0] is self.document:
+            self.save_session(session[1])
+        else:
+            self.save_session_dialog()
+        return not self.document.is_modified
 
     def open_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open session", "", SESSION_FILTER)
@@ -206,7 +230,7 @@ class CaseFilesMixin:
 
     def open_session(self, path: str) -> None:
         """Reopen the session's scan and put its labels, table, window and slice back."""
-        if self.document is not None and self.document.is_modified and not self.ask_discard_changes():
+        if not self.confirm_unsaved_changes():
             return
         try:
             state = load_session(path)
@@ -216,6 +240,7 @@ class CaseFilesMixin:
         except MedsamGuiError as error:
             self.show_error(str(error))
             return
+        self._session_file = (self.document, path)
         self.labels_panel.set_document(self.document)
         self.show_slice(state.slice_index)
         self.render()
@@ -244,7 +269,7 @@ class CaseFilesMixin:
             self.show_error("draw a box on this slice first, then add it as a key box")
             return
         self._key_boxes[self.document.slice_index] = self.prompts.box_xyxy
-        slices = ", ".join(str(index + 1) for index in sorted(self._key_boxes))
+        slices = ", ".join(str(index) for index in sorted(self._key_boxes))
         self.statusBar().showMessage(f"Key boxes on slices {slices}", 8000)
 
     def interpolate_key_boxes(self) -> None:
@@ -318,4 +343,4 @@ class CaseFilesMixin:
         self.document.paint_volume(result.mask_zyx, value=state["value"], description=state["description"])
         self.render()
         reasons = "; ".join(result.stop_reasons.values())
-        self.statusBar().showMessage(f"{state['description']}: slices {result.first_slice + 1}-{result.last_slice + 1} ({reasons})", 8000)
+        self.statusBar().showMessage(f"{state['description']}: slices {result.first_slice}-{result.last_slice} ({reasons})", 8000)

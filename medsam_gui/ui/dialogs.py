@@ -23,7 +23,11 @@ def _table(headers: list[str], rows: list[list[str]], object_name: str) -> QTabl
 
 
 class SeriesChooser(QDialog):
-    """Lists the series of a folder (description, modality, size); ``chosen_uid`` after OK."""
+    """Lists the series of a folder (description, modality, size, identifier); ``chosen_uid`` after OK.
+
+    ``chosen_uid`` is the chosen series' ``series_id`` (what ``open_volume`` takes):
+    its SeriesInstanceUID, or ``no-series-uid`` for files without one.
+    """
 
     def __init__(self, folder: str, series: list, parent=None) -> None:
         super().__init__(parent)
@@ -31,7 +35,7 @@ class SeriesChooser(QDialog):
         self.setObjectName("series_chooser")
         self.series = series
         rows = [
-            [info.description or "(no description)", info.modality, " x ".join(str(v) for v in info.size_xyz), info.series_instance_uid]
+            [info.description or "(no description)", info.modality, " x ".join(str(v) for v in info.size_xyz), info.series_id]
             for info in series
         ]
         self.table = _table(["Description", "Modality", "Size (x y z)", "Series UID"], rows, "series_chooser.table")
@@ -48,7 +52,7 @@ class SeriesChooser(QDialog):
     @property
     def chosen_uid(self) -> str | None:
         row = self.table.currentRow()
-        return self.series[row].series_instance_uid if 0 <= row < len(self.series) else None
+        return self.series[row].series_id if 0 <= row < len(self.series) else None
 
 
 class ShortcutsDialog(QDialog):

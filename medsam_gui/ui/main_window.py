@@ -6,7 +6,6 @@ decoder thread (DecoderWorker) only compute; their results arrive as queued sign
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -33,8 +32,10 @@ from medsam_gui.core.window import CT_DISPLAY_PRESETS, percentile_window
 from medsam_gui.ui import recent_files
 from medsam_gui.ui.actions import build_actions
 from medsam_gui.ui.canvas.orientation import edge_letters
+from medsam_gui.ui.canvas.readout import CursorReadout
 from medsam_gui.ui.canvas.rendering import overlay_to_qimage, preview_to_qimage, slice_to_qimage
 from medsam_gui.ui.canvas.slice_strip import SliceStateStrip
+from medsam_gui.ui.canvas.start_hint import StartHint
 from medsam_gui.ui.canvas.view import SliceView, accept_file_drag, dropped_local_paths
 from medsam_gui.ui.case_files import CaseFilesMixin
 from medsam_gui.ui.dialogs import SeriesChooser, ShortcutsDialog
@@ -53,12 +54,13 @@ FILE_FILTER = "Scans (*.dcm *.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.png *.jpg
 
 
 class MainWindow(CaseFilesMixin, QMainWindow):
-    """The app window. Pass ``engine`` to share one; otherwise one is created in the background.
+    """The app window. Pass ``engine`` to share one; otherwise one is created in the background,
+    unless ``load_model`` is False (then ``attach_engine`` gives the window its model later).
 
     Tools use the window as their context: ``document``, ``prompts``, ``view``, ``brush_radius``.
     """
 
-    def __init__(self, engine=None, model_name: str = "litemedsam", parent=None) -> None:
+    def __init__(self, engine=None, model_name: str = "litemedsam", parent=None, load_model: bool = True) -> None:
         super().__init__(parent)
         self.setWindowTitle("medsam-gui")
         self.setAcceptDrops(True)
@@ -72,11 +74,14 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self._abandoned_loaders: list[VolumeLoader] = []  # cancelled opens still reading
         self._engine_loader: EngineLoader | None = None
         self._error_box: QMessageBox | None = None
+        self._stopped = False  # shut down: a later close asks nothing
+        self._session_file: tuple[Document, str] | None = None  # (case, path) of its last saved/opened session
 
         self.prompts = PromptSession(self)
         self.prompts.prompt_changed.connect(self._draw_prompt)
         self.prompts.preview_changed.connect(self._draw_preview)
-        self.prompts.waiting.connect(lambda index: self.statusBar().showMessage(f"Waiting for the embedding of slice {index + 1}..."))
+        self.prompts.waiting.connect(lambda index: self.statusBar().showMessage(f"Waiting for the embedding of slice {index}..."))
+        self.prompts.waiting_for_model.connect(self._on_prompt_waiting_for_model)
         self.prompts.decoded.connect(lambda ms: self.decoder_label.setText(f"decoder {ms:.0f} ms"))
         self.prompts.failed.connect(self.show_error)
 
@@ -106,7 +111,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
         if engine is not None:
             self.attach_engine(engine)
-        else:
+        elif load_model:
             self._engine_loader = EngineLoader(model_name, parent=self)
             self._engine_loader.ready.connect(self.attach_engine)
             self._engine_loader.failed.connect(self._on_engine_failed)
@@ -116,9 +121,12 @@ class MainWindow(CaseFilesMixin, QMainWindow):
     def _build_central(self) -> None:
         self.view = SliceView()
         self.view.slice_step.connect(lambda delta: self.show_slice(self._slice() + delta))
-        self.view.cursor_moved.connect(self._on_cursor_moved)
+        self.view.cursor_moved.connect(lambda x, y: self.readout_label.show_cursor(self.document, x, y))
         self.view.window_dragged.connect(self._on_window_dragged)
         self.view.files_dropped.connect(lambda paths: self.open_path(paths[0]))
+        self.start_hint = StartHint()
+        self.start_hint.recent_chosen.connect(self.open_path)
+        self.view.set_placeholder(self.start_hint)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("slice_slider")
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -158,8 +166,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.readout_label = QLabel("")
-        self.readout_label.setObjectName("status.readout")
+        self.readout_label = CursorReadout()
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("status.progress")
         self.progress_bar.setRange(0, 0)  # busy indicator
@@ -191,16 +198,22 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.encoder.embedding_ready.connect(self._on_embedding_ready)
         self.encoder.failed.connect(self.show_error)
         self.decoder = DecoderWorker(engine, self)
-        self.prompts.set_decoder(self.decoder)
-        self.encoder.start()
-        self.decoder.start()
         if self.document is not None:
             self._give_volume_to_engine()
+        self.encoder.start()
+        self.decoder.start()
+        self.prompts.set_decoder(self.decoder)  # sends a prompt drawn while the model loaded
 
     def _on_engine_failed(self, message: str) -> None:
         self.model_label.setText("model: not available")
         self.model_panel.set_model_error(message)
         self.show_error(message)
+
+    def _on_prompt_waiting_for_model(self) -> None:
+        """A box or point was drawn before the model is there: say what will happen."""
+        model_failed = self._engine_loader is not None and self._engine_loader.isFinished()
+        self.statusBar().showMessage("No model is available: no mask can be computed" if model_failed
+                                     else "The mask will appear when the model is loaded")
 
     def _give_volume_to_engine(self) -> None:
         self.engine.cancel_pending()
@@ -210,7 +223,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
     def _on_embedding_ready(self, slice_index: int, from_cache: bool, seconds: float) -> None:
         self.prompts.on_embedding_ready(slice_index)
         if not from_cache:
-            self.statusBar().showMessage(f"Slice {slice_index + 1} encoded in {seconds:.1f} s", 3000)
+            self.statusBar().showMessage(f"Slice {slice_index} encoded in {seconds:.1f} s", 3000)
         self._poll_embedding_states()
 
     def _poll_embedding_states(self) -> None:
@@ -234,7 +247,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     def open_path(self, path: str, series_uid: str | None = None) -> None:
         """Open a file or folder in the background; the window stays usable meanwhile."""
-        if self.document is not None and self.document.is_modified and not self.ask_discard_changes():
+        if not self.confirm_unsaved_changes():
             return
         self.cancel_open()  # a new open supersedes one still reading
         loader = VolumeLoader(str(path), series_uid, parent=self)
@@ -279,9 +292,11 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self._before_case_switch()
         self._show_opening(False)
         self.statusBar().clearMessage()
+        self.start_hint.hide()
         self.prompts.clear()
         self.document = Document(volume)
         self.document.add_labels_listener(self._on_labels_changed)
+        self._after_case_opened()  # the edit journal (case_files.py)
         self.labels_panel.set_document(self.document)
         self.view.edge_letters = {} if volume.is_2d else edge_letters(volume.direction)
         slice_count = volume.shape_zyx[0]
@@ -303,10 +318,12 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
-        for path in recent_files.load_recent():
+        paths = recent_files.load_recent()
+        for path in paths:
             action = self.recent_menu.addAction(path)
             action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+        self.start_hint.set_recent(paths)
 
     def dragEnterEvent(self, event) -> None:  # drops on the panels and status bar
         accept_file_drag(event)
@@ -332,7 +349,10 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self._draw_overlay()
         self._draw_preview()
         self._draw_prompt()
-        self.slice_label.setText(f"{index + 1} / {volume.shape_zyx[0]}")
+        last = volume.shape_zyx[0] - 1
+        self.slice_label.setMinimumWidth(self.slice_label.fontMetrics().horizontalAdvance(f"slice {last} of 0-{last} "))
+        self.slice_label.setText(f"slice {index} of 0-{last}")  # 0-based, as the command line counts
+        self.readout_label.refresh(document)
 
     def _draw_overlay(self) -> None:
         document = self.document
@@ -358,7 +378,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         if not preview.mask.any():
             self.statusBar().showMessage("The model found no object here; draw a box around it (B)", 6000)
             return
-        self.statusBar().showMessage(f"Mask preview (IoU score {preview.score:.2f}): Enter adds it, Shift+Enter replaces the label in the box, Escape discards", 4000)
+        self.statusBar().showMessage(f"IoU {preview.score:.2f}: Enter adds, Shift+Enter replaces in box, Esc discards", 4000)
 
     def _draw_prompt(self) -> None:
         prompts = self.prompts
@@ -443,25 +463,6 @@ class MainWindow(CaseFilesMixin, QMainWindow):
     def window_auto(self) -> None:
         if self.document is not None:
             self.set_display_window(*percentile_window(self.document.volume.voxels))
-
-    # -- readout ---------------------------------------------------------------------
-    def _on_cursor_moved(self, x: float, y: float) -> None:
-        document = self.document
-        if document is None or math.isnan(x):
-            self.readout_label.setText("")
-            return
-        column, row, slice_index = int(x), int(y), document.slice_index
-        volume = document.volume
-        value = volume.voxels[slice_index, row, column]
-        value_text = " ".join(str(v) for v in np.atleast_1d(value))
-        unit = " HU" if volume.modality == "CT" else ""
-        physical = volume.index_to_physical((column, row, slice_index))
-        label_value = int(document.labels[slice_index, row, column])
-        label_text = document.label_table.get(label_value).name if label_value in document.label_table else ""
-        self.readout_label.setText(
-            f"x {column} y {row} z {slice_index} | LPS {physical[0]:.1f}, {physical[1]:.1f}, {physical[2]:.1f} mm"
-            f" | {value_text}{unit}" + (f" | {label_text}" if label_text else "")
-        )
 
     # -- tools -----------------------------------------------------------------------
     def _use_tool(self, name: str) -> None:
@@ -572,24 +573,47 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         if not self._error_box.isVisible():
             self._error_box.open()
 
-    def ask_discard_changes(self) -> bool:
-        """Ask before unsaved labels are lost; True = go ahead."""
+    def ask_save_changes(self) -> str:
+        """Ask what to do with unsaved labels: 'save', 'discard' or 'cancel'."""
+        buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            self, "Unsaved labels", "The labels have unsaved changes. Discard them?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+            self, "Unsaved labels", "The labels have unsaved changes. Save them?",
+            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save,
         )
-        return answer == QMessageBox.StandardButton.Discard
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+    def confirm_unsaved_changes(self) -> bool:
+        """Before the case is closed: ask about unsaved labels and save them if asked to.
+        True = go ahead (nothing unsaved, saved, or discarded); False = keep the case."""
+        if self.document is None or not self.document.is_modified:
+            return True
+        answer = self.ask_save_changes()
+        if answer == "save":
+            return self.save_work()
+        return answer == "discard"
 
     def closeEvent(self, event) -> None:
-        if self.document is not None and self.document.is_modified and not self.ask_discard_changes():
+        if self._stopped:
+            event.accept()
+            return
+        if not self.confirm_unsaved_changes():
             event.ignore()
             return
         self.shutdown()
         event.accept()
 
-    def shutdown(self) -> None:
-        """Stop the worker threads (a pass in flight finishes; nothing is killed)."""
-        self._close_case_files()
+    def stop_without_asking(self) -> None:
+        """Close at once without a question (SIGTERM: a logout, a shutdown, ``kill``).
+        Unsaved labels keep their journal, so the next start offers to recover them;
+        with nothing unsaved, nothing is left behind."""
+        self.shutdown(keep_journal=self.document is not None and self.document.is_modified)
+        self.close()
+
+    def shutdown(self, keep_journal: bool = False) -> None:
+        """Stop the worker threads (a pass in flight finishes; nothing is killed) and
+        close the edit journal (``keep_journal``: leave it for recovery)."""
+        self._stopped = True
+        self._close_case_files(keep_journal)
         self._state_timer.stop()
         if self.engine is not None:
             self.engine.cancel_pending()

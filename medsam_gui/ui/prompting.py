@@ -4,7 +4,8 @@
 box, points), sends each change to the :class:`~medsam_gui.ui.worker.DecoderWorker`
 (latest request wins) and keeps only the result of the newest request as the
 preview. When the embedding is not ready, the prompt stays pending and is sent again
-when the encoder reports that slice. Accepting writes the preview into the Document
+when the encoder reports that slice; before the model is loaded, it stays pending and is
+sent when the decoder attaches. Accepting writes the preview into the Document
 as one undo step, either adding to the active label or replacing it inside the box
 (so a refined box can also shrink an object); discarding forgets prompt and preview.
 """
@@ -22,6 +23,7 @@ class PromptSession(QObject):
         prompt_changed(): box or points changed (redraw prompt graphics).
         preview_changed(): a new preview mask (or none) is available as ``preview``.
         waiting(int slice_index): the prompt waits for that slice's embedding.
+        waiting_for_model(): no model yet; the prompt is sent when ``set_decoder`` is called.
         decoded(float milliseconds): time of the last decoder call.
         failed(str message)
     """
@@ -29,6 +31,7 @@ class PromptSession(QObject):
     prompt_changed = pyqtSignal()
     preview_changed = pyqtSignal()
     waiting = pyqtSignal(int)
+    waiting_for_model = pyqtSignal()
     decoded = pyqtSignal(float)
     failed = pyqtSignal(str)
 
@@ -44,7 +47,8 @@ class PromptSession(QObject):
         self.preview = None  # engine Prediction for the newest request, or None
 
     def set_decoder(self, decoder: DecoderWorker) -> None:
-        """Start sending prompts to ``decoder`` (once the model is loaded)."""
+        """Start sending prompts to ``decoder`` (once the model is loaded); a prompt drawn
+        before is sent now."""
         self._decoder = decoder
         decoder.predicted.connect(self._on_predicted)
         decoder.not_ready.connect(self._on_not_ready)
@@ -96,7 +100,7 @@ class PromptSession(QObject):
         if self.is_empty or self.slice_index is None:
             return
         if self._decoder is None:
-            self.failed.emit("the model is not loaded yet")
+            self.waiting_for_model.emit()
             return
         self._request_id += 1
         points = np.asarray(self.points_xy, dtype=np.float64).reshape(-1, 2) if self.points_xy else None

@@ -14,7 +14,7 @@ def test_new_document_opens_on_middle_slice_with_ct_window_and_a_label():
     document = make_document()
     assert document.slice_index == 2
     assert (document.window_center, document.window_width) == (40.0, 400.0)
-    assert document.label_table.get(document.active_label).name == "liver"
+    assert document.label_table.get(document.active_label).name == "label 1"
     assert not document.is_modified
 
 

@@ -60,12 +60,13 @@ def test_start_up_offers_to_recover_a_crashed_session(qtbot, engine, monkeypatch
     crashed = Autosaver()
     crashed.pid = finished.pid  # write as that (now gone) process
     lost = Document(open_volume(ct_folder))
+    crashed.start()
+    journal = crashed.attach(lost)
     mask = np.zeros(lost.labels.shape, dtype=bool)
     mask[:, 200:260, 150:230] = True
     spleen = lost.add_label("spleen")
     lost.paint_volume(mask, value=spleen)
-    crashed.start()
-    crashed.save_now(lost)
+    journal.close(keep_files=True)  # the process died here: its journal stays
     assert not process_alive(finished.pid)
 
     questions = []
@@ -80,3 +81,38 @@ def test_start_up_offers_to_recover_a_crashed_session(qtbot, engine, monkeypatch
         assert Autosaver().find_recoverable() == []
     finally:
         window.close()
+
+
+def test_an_accepted_mask_is_durable_at_once_and_recovered_after_a_crash(qtbot, engine, monkeypatch, ct_folder):
+    """No timer is involved: the accept's journal record is on disk as soon as the
+    writer thread has fsynced it; the window 'dies' (its journal stays) and a new
+    window offers exactly those labels."""
+    window = make_window(qtbot, engine, monkeypatch)
+    document = open_and_wait(qtbot, window, ct_folder)
+    mask = np.zeros(document.labels.shape[1:], dtype=bool)
+    mask[200:260, 150:230] = True
+    document.paint_slice(1, mask, description="AI mask")
+    window.use_brush_tool()
+    drag_on_canvas(window, (300, 300), (340, 320))  # a brush stroke: one more journaled step
+    writer = window.autosaver.writer
+    qtbot.waitUntil(lambda: writer.durable_seq == writer.last_seq and writer.last_seq >= 2, timeout=30_000)
+    expected = document.labels.copy()
+    assert (expected == document.active_label).sum() > mask.sum()
+    window.autosaver.close(keep_files=True)  # as if the process had been killed now
+    folder, pid = window.autosaver.folder, window.autosaver.pid
+    window.autosaver.pid = -1  # its clean close below must not touch the files of the "dead" session
+    window.close()
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    for path in folder.glob(f"*-{pid}.*"):  # its journal and its crash marker lock-<pid>.json
+        path.rename(path.with_name(path.name.replace(str(pid), str(finished.pid))))
+
+    questions = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: questions.append(args[2]) or QMessageBox.StandardButton.Yes)
+    second = make_window(qtbot, engine, monkeypatch)
+    try:
+        qtbot.waitUntil(lambda: second.document is not None, timeout=60_000)
+        assert len(questions) == 1 and "(1 labels)" in questions[0]
+        np.testing.assert_array_equal(second.document.labels, expected)
+    finally:
+        second.close()

@@ -157,10 +157,10 @@ def test_closing_with_unsaved_labels_asks_first(qtbot, window, ct_folder, monkey
     document = open_and_wait(qtbot, window, ct_folder)
     document.paint_slice(document.slice_index, np.ones(document.labels.shape[1:], dtype=bool))
     questions = []
-    monkeypatch.setattr(window, "ask_discard_changes", lambda: questions.append("asked") or False)
+    monkeypatch.setattr(window, "ask_save_changes", lambda: questions.append("asked") or "cancel")
     window.close()
     assert questions == ["asked"] and window.isVisible()
-    monkeypatch.setattr(window, "ask_discard_changes", lambda: questions.append("asked") or True)
+    monkeypatch.setattr(window, "ask_save_changes", lambda: questions.append("asked") or "discard")
     window.close()
     assert questions == ["asked", "asked"] and not window.isVisible()
     assert not window.encoder.isRunning() and not window.decoder.isRunning()

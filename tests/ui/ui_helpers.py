@@ -8,11 +8,16 @@ from PyQt6.QtTest import QTest
 ENCODE_TIMEOUT_MS = 120_000
 
 
-def make_window(qtbot, engine, monkeypatch):
+def make_window(qtbot, engine, monkeypatch, load_model=True):
+    """A shown MainWindow on ``engine``; unsaved labels are discarded without a dialog.
+
+    With ``engine=None`` and ``load_model=False`` the window has no model until the
+    test calls ``window.attach_engine(engine)``.
+    """
     from medsam_gui.ui.main_window import MainWindow
 
-    window = MainWindow(engine=engine)
-    monkeypatch.setattr(window, "ask_discard_changes", lambda: True)
+    window = MainWindow(engine=engine, load_model=load_model)
+    monkeypatch.setattr(window, "ask_save_changes", lambda: "discard")
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

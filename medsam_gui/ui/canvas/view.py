@@ -17,7 +17,16 @@ import math
 import numpy as np
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
-from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+from PyQt6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QGridLayout,
+    QLayout,
+    QWidget,
+)
 
 CLICK_TOLERANCE_PX = 3
 ZOOM_STEP = 1.25
@@ -149,6 +158,13 @@ class SliceView(QGraphicsView):
         x, y = centre_xy
         self.brush_item.setRect(QRectF(x + 0.5 - radius, y + 0.5 - radius, 2 * radius, 2 * radius))
         self.brush_item.show()
+
+    def set_placeholder(self, widget: QWidget) -> None:
+        """Centre ``widget`` on the viewport, over the scene (the start screen); hiding it
+        uncovers the slice."""
+        layout = QGridLayout(self.viewport())
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)  # never widens the viewport
+        layout.addWidget(widget, 0, 0, Qt.AlignmentFlag.AlignCenter)
 
     def set_tool(self, tool) -> None:
         if self.tool is not None:
