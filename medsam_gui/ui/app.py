@@ -7,6 +7,7 @@ import sys
 from PyQt6.QtWidgets import QApplication
 
 from medsam_gui.ui.main_window import MainWindow
+from medsam_gui.ui.termination import stop_on_sigterm
 
 
 def run_app(path: str | None = None, series_uid: str | None = None) -> int:
@@ -19,6 +20,7 @@ def run_app(path: str | None = None, series_uid: str | None = None) -> int:
     app.setOrganizationName("medsam-gui")
     window = MainWindow()
     window.show()
+    stop_on_sigterm(app, window)
     if path:
         window.open_path(path, series_uid)
     return int(app.exec())
