@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             from medsam_gui.commands.self_test import run_self_test
 
             return run_self_test()
+        from medsam_gui.ui.platform_check import check_qt_platform_libraries
+
+        check_qt_platform_libraries()  # before Qt: a missing X library is named, not an abort
         from medsam_gui.ui.app import run_app
 
         return run_app(args.path, series_uid=args.series)
