@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "convert": "write the volume as the app holds it (.nii.gz, .nrrd, .mha)",
     "segment": "segment a slice from a box and points, write a labelmap",
     "models": "list known models, where their weights are, and whether they are available",
+    "project": "annotation projects: init a worklist of cases, show its status, export a data set",
 }
 
 

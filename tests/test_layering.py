@@ -1,4 +1,4 @@
-"""The dependency rule ui -> engine -> core, ui -> io -> core holds.
+"""The dependency rule ui -> engine -> core, ui -> io -> core, project -> io -> core holds.
 
 Each package is imported in a fresh interpreter in which the packages it must not
 use cannot be imported at all, so a stray import fails here rather than on a user's
@@ -43,6 +43,8 @@ def modules_of(subpackage: str) -> list[str]:
         ("core", ["PyQt6", "torch", "transformers", "SimpleITK", "pydicom", "medsam_gui.io"]),
         ("io", ["PyQt6", "torch", "transformers", "medsam_gui.engine", "medsam_gui.ui"]),
         ("engine", ["PyQt6", "medsam_gui.ui"]),
+        # annotation projects: Qt-free and torch-free, on core and io only
+        ("project", ["PyQt6", "torch", "transformers", "medsam_gui.engine", "medsam_gui.ui", "medsam_gui.cluster"]),
     ],
 )
 def test_package_imports_without_forbidden_dependencies(subpackage, blocked):
