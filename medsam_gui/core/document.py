@@ -18,6 +18,7 @@ from medsam_gui.core.volume import Volume
 from medsam_gui.core.window import default_display_window
 
 LabelsChangedListener = Callable[[int, int], None]  # (first slice, last slice + 1)
+RefusedEditListener = Callable[[str], None]  # (description of the refused edit)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class Document:
         slice_index: the slice on screen.
         active_label: value new masks and brush strokes go into.
         window_center, window_width: the display window (never what the model sees).
+        read_only: when True, label edits, label renames/recolours/deletions, undo and
+            redo change nothing (they return False/None) and each refusal is announced
+            to the refused-edit listeners (an approved or locked project case).
     """
 
     def __init__(self, volume: Volume, history_max_bytes: int = 256 * 1024 * 1024) -> None:
@@ -68,6 +72,8 @@ class Document:
         )
         self._listeners: list[LabelsChangedListener] = []
         self._change_listeners: list[ChangeListener] = []
+        self._refused_edit_listeners: list[RefusedEditListener] = []
+        self.read_only = False
         self.history.mark_clean()
 
     # -- listeners -------------------------------------------------------------------
@@ -86,6 +92,18 @@ class Document:
 
     def remove_change_listener(self, listener: ChangeListener) -> None:
         self._change_listeners.remove(listener)
+
+    def add_refused_edit_listener(self, listener: RefusedEditListener) -> None:
+        """``listener(description)`` is called when an edit is refused because the document is read-only."""
+        self._refused_edit_listeners.append(listener)
+
+    def _refuse_if_read_only(self, description: str) -> bool:
+        """True (and the refusal announced) when the document is read-only."""
+        if not self.read_only:
+            return False
+        for listener in self._refused_edit_listeners:
+            listener(description)
+        return True
 
     def _announce(self, writes: Iterable[tuple[edits.LabelEdit, bool]] = (), saved: bool = False) -> None:
         if not self._change_listeners:
@@ -115,11 +133,15 @@ class Document:
         Returns True when a voxel changed. Inside a brush stroke (``begin_stroke``)
         the edit joins the stroke's single undo step.
         """
+        if self._refuse_if_read_only(description):
+            return False
         value = self.active_label if value is None else value
         return self._record(edits.edit_paint_slice(self.labels, slice_index, mask_yx, value, mode, description, within_yx))
 
     def paint_volume(self, mask_zyx: np.ndarray, value: int | None = None, description: str = "3D mask") -> bool:
         """Paint a 3D mask ``[z, y, x]`` with ``value`` as one undo step."""
+        if self._refuse_if_read_only(description):
+            return False
         value = self.active_label if value is None else value
         return self._record(edits.edit_paint_volume(self.labels, mask_zyx, value, description))
 
@@ -127,6 +149,8 @@ class Document:
         """Make the labelmap equal ``new_labels_zyx`` (an import) as one undo step."""
         if new_labels_zyx.shape != self.labels.shape:
             raise ValueError(f"labels of shape {new_labels_zyx.shape} do not fit the volume {self.labels.shape}")
+        if self._refuse_if_read_only(description):
+            return False
         return self._record(edits.edit_from_new_values(self.labels, new_labels_zyx.astype(np.uint8), (0, 0, 0), description))
 
     def begin_stroke(self, description: str = "brush") -> None:
@@ -169,7 +193,8 @@ class Document:
             self.active_label = int(view["active_label"])
         elif self.active_label not in self.label_table:
             self.active_label = next(iter(self.label_table)).value if len(self.label_table) else self.add_label()
-        self.replace_labels(labels_zyx, "open saved labels")
+        # not replace_labels: loading saved work is no edit, and works on a read-only document too
+        self._record(edits.edit_from_new_values(self.labels, labels_zyx.astype(np.uint8), (0, 0, 0), "open saved labels"))
         self.history.clear()
         self.mark_saved()
         self._notify_everywhere()
@@ -181,6 +206,8 @@ class Document:
         changing them is an undo step and marks the document modified; visibility is
         only a view setting.
         """
+        if ({"name", "colour"} & changes.keys()) and self._refuse_if_read_only("rename/recolour label"):
+            return
         before = self.label_table.get(value)
         after = self.label_table.update(value, **changes)
         if before == after:
@@ -194,6 +221,8 @@ class Document:
     def delete_label(self, value: int) -> None:
         """Erase the label's voxels and remove it from the table, as one undo step
         (undo brings back the voxels with the label's own name and colour)."""
+        if self._refuse_if_read_only("delete label"):
+            return
         label = self.label_table.get(value)
         edit = edits.edit_relabel(self.labels, value, 0, f"delete label {label.name}")
         self.label_table.remove(value)
@@ -211,11 +240,15 @@ class Document:
 
     # -- undo / redo -----------------------------------------------------------------
     def undo(self) -> Step | None:
+        if self._refuse_if_read_only("undo"):
+            return None
         step = self.history.undo(self.labels)
         self._after_history_move(step, undone=True)
         return step
 
     def redo(self) -> Step | None:
+        if self._refuse_if_read_only("redo"):
+            return None
         step = self.history.redo(self.labels)
         self._after_history_move(step, undone=False)
         return step

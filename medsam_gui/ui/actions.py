@@ -2,7 +2,8 @@
 
 Each row becomes a QAction whose objectName is the row's ``action_id`` (tests and the
 Help > Shortcuts dialog find actions by it), placed in the named menu, with its
-shortcuts, triggering ``getattr(window, handler)``. Rows with ``group`` are checkable
+shortcuts, triggering the window's method ``handler`` (a dotted name such as
+``project_controller.next_case`` reaches a controller the window holds). Rows with ``group`` are checkable
 and mutually exclusive within the group (the tools).
 """
 
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 
-MENU_ORDER = ("File", "Edit", "Tools", "Segment", "View", "Labels", "Help")
+MENU_ORDER = ("File", "Edit", "Tools", "Segment", "View", "Labels", "Project", "Help")
 
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One action: ``handler`` is the name of a MainWindow method taking no argument."""
+    """One action: ``handler`` names a method taking no argument, of MainWindow or (dotted)
+    of an object it holds."""
 
     action_id: str
     text: str
@@ -31,6 +33,9 @@ class ActionSpec:
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("file.open", "&Open file...", ("Ctrl+O",), "open_file_dialog", "File"),
     ActionSpec("file.open_folder", "Open DICOM &folder...", ("Ctrl+Shift+O",), "open_folder_dialog", "File"),
+    ActionSpec("file.new_project", "&New project...", (), "project_controller.new_project_dialog", "File",
+               separator_before=True),
+    ActionSpec("file.open_project", "Open pro&ject...", (), "project_controller.open_project_dialog", "File"),
     ActionSpec("file.export_labels", "&Export labels...", ("Ctrl+E",), "export_labels_dialog", "File", separator_before=True),
     ActionSpec("file.import_labels", "&Import labels...", ("Ctrl+I",), "import_labels_dialog", "File"),
     ActionSpec("file.save_session", "&Save session...", ("Ctrl+S",), "save_session_dialog", "File"),
@@ -69,6 +74,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("segment.propagate", "&Propagate label through volume", ("Ctrl+P",), "propagate_active_label", "Segment"),
     ActionSpec("segment.add_key_box", "Add &key box (this slice)", ("K",), "add_key_box", "Segment"),
     ActionSpec("segment.interpolate", "&Interpolate key boxes through volume", ("Ctrl+K",), "interpolate_key_boxes", "Segment"),
+    ActionSpec("project.next_case", "&Next case (saves this one)", ("Ctrl+Right",), "project_controller.next_case", "Project"),
+    ActionSpec("project.previous_case", "&Previous case (saves this one)", ("Ctrl+Left",),
+               "project_controller.previous_case", "Project"),
+    ActionSpec("project.mark_done", "Mark &done", ("Ctrl+D",), "project_controller.mark_done", "Project",
+               separator_before=True),
+    ActionSpec("project.approve", "&Approve", (), "project_controller.approve", "Project"),
+    ActionSpec("project.needs_fix", "Needs &fix...", (), "project_controller.mark_needs_fix", "Project"),
+    ActionSpec("project.reopen", "&Reopen (make editable)", (), "project_controller.reopen", "Project"),
+    ActionSpec("project.comment", "&Comment...", (), "project_controller.edit_comment", "Project"),
     ActionSpec("help.shortcuts", "&Keyboard shortcuts", ("F1",), "show_shortcuts", "Help"),
     ActionSpec("help.about", "&About", (), "show_about", "Help"),
 )
@@ -103,8 +117,10 @@ def build_actions(window, menu_bar, specs: tuple[ActionSpec, ...] = ACTIONS) -> 
     return actions
 
 
-def _caller(window, handler_name: str):
-    handler = getattr(window, handler_name)
+def _caller(window, handler_path: str):
+    handler = window
+    for name in handler_path.split("."):
+        handler = getattr(handler, name)
     return lambda _checked=False: handler()
 
 

@@ -211,9 +211,12 @@ class CaseFilesMixin:
         self.statusBar().showMessage(f"Session saved to {written}", 8000)
 
     def save_work(self) -> bool:
-        """Save the labels to this case's session file (the one last saved or opened for
-        it), else through the Save session dialog. True when no unsaved change is left;
+        """Save the labels into the project when a project case is open; else to this
+        case's session file (the one last saved or opened for it), else through the Save
+        session dialog. True when no unsaved change is left;
         False when the dialog was cancelled or the save failed (the user is told why)."""
+        if self.project_controller.has_open_case:
+            return self.project_controller.save_case()
         if self.document is None:
             return True
         session = self._session_file

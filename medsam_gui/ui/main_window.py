@@ -39,8 +39,10 @@ from medsam_gui.ui.canvas.start_hint import StartHint
 from medsam_gui.ui.canvas.view import SliceView, accept_file_drag, dropped_local_paths
 from medsam_gui.ui.case_files import CaseFilesMixin
 from medsam_gui.ui.dialogs import SeriesChooser, ShortcutsDialog
+from medsam_gui.ui.panels.cases import CasesPanel
 from medsam_gui.ui.panels.labels import LabelsPanel
 from medsam_gui.ui.panels.model import ModelPanel
+from medsam_gui.ui.project_controller import ProjectController
 from medsam_gui.ui.prompting import PromptSession
 from medsam_gui.ui.tools.box import BoxTool
 from medsam_gui.ui.tools.brush import BrushTool
@@ -88,6 +90,9 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self._build_central()
         self._build_docks()
         self._build_status_bar()
+        self.project_controller = ProjectController(
+            self, self.cases_panel, self.cases_dock, self.labels_panel, self.statusBar(), self.show_error, self.open_path,
+            self.set_volume, lambda: self.document, self.show_slice, self.render, self.confirm_unsaved_changes)
         self.actions_by_id = build_actions(self, self.menuBar())
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.setObjectName("menu.recent")
@@ -163,6 +168,12 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             docks.append(dock)
         self.resizeDocks(docks, [DOCK_WIDTH] * len(docks), Qt.Orientation.Horizontal)
+        self.cases_panel = CasesPanel()
+        self.cases_dock = QDockWidget("Cases", self)
+        self.cases_dock.setObjectName("dock.cases")
+        self.cases_dock.setWidget(self.cases_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.cases_dock)
+        self.cases_dock.hide()  # shown when a project is opened
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -245,14 +256,17 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str, series_uid: str | None = None) -> None:
-        """Open a file or folder in the background; the window stays usable meanwhile."""
-        if not self.confirm_unsaved_changes():
+    def open_path(self, path: str, series_uid: str | None = None, on_loaded=None) -> None:
+        """Open a file or folder in the background; the window stays usable meanwhile.
+        ``on_loaded(volume)``, when given, is called instead of showing the volume
+        (a project case: its controller saves the case being left and shows it)."""
+        if on_loaded is None and not self.confirm_unsaved_changes():
             return
         self.cancel_open()  # a new open supersedes one still reading
         loader = VolumeLoader(str(path), series_uid, parent=self)
         # a cancelled or superseded loader's result (even one already queued) is dropped
-        loader.loaded.connect(lambda volume: loader is self._loader and self.set_volume(volume))
+        show = on_loaded or self.set_volume
+        loader.loaded.connect(lambda volume: loader is self._loader and (self._show_opening(False), show(volume)))
         loader.ambiguous.connect(lambda folder, series: loader is self._loader and self._choose_series(folder, series))
         loader.failed.connect(lambda message: loader is self._loader and self._on_open_failed(message))
         self._loader = loader
@@ -584,7 +598,10 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     def confirm_unsaved_changes(self) -> bool:
         """Before the case is closed: ask about unsaved labels and save them if asked to.
-        True = go ahead (nothing unsaved, saved, or discarded); False = keep the case."""
+        True = go ahead (nothing unsaved, saved, or discarded); False = keep the case.
+        A project case is saved into its project without a question."""
+        if not self.project_controller.close_case():
+            return False
         if self.document is None or not self.document.is_modified:
             return True
         answer = self.ask_save_changes()
@@ -613,6 +630,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         """Stop the worker threads (a pass in flight finishes; nothing is killed) and
         close the edit journal (``keep_journal``: leave it for recovery)."""
         self._stopped = True
+        self.project_controller.shutdown()
         self._close_case_files(keep_journal)
         self._state_timer.stop()
         if self.engine is not None:

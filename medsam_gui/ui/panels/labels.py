@@ -1,7 +1,9 @@
 """Labels panel: the label table of the Document, overlay opacity and outline mode.
 
 The panel edits the Document's LabelTable and active label directly (GUI thread) and
-emits ``labels_changed`` so the window redraws the overlay.
+emits ``labels_changed`` so the window redraws the overlay. In an annotation project
+(``set_schema``) the labels are the project's: "Add" offers the schema's labels not in
+the table (and is disabled when none is missing); names and colours are not edited here.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class LabelsPanel(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.document = None
+        self.schema = None  # the project's LabelSchema, or None outside a project
         self._updating = False
         self._shown_colours: list[tuple[int, int, int]] = []
         self.list_widget = QListWidget()
@@ -53,6 +56,7 @@ class LabelsPanel(QWidget):
         self.list_widget.itemDoubleClicked.connect(lambda _item: self.rename_current())
 
         buttons = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
         for object_name, text, slot in (
             ("labels.add_button", "Add", self.add_label),
             ("labels.rename_button", "Rename", self.rename_current),
@@ -64,6 +68,7 @@ class LabelsPanel(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(slot)
             buttons.addWidget(button)
+            self.buttons[object_name] = button
 
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setObjectName("labels.opacity")
@@ -109,6 +114,25 @@ class LabelsPanel(QWidget):
         self.document = document
         self.refresh()
 
+    def set_schema(self, schema) -> None:
+        """Use the project's LabelSchema (None: free labels, as outside a project)."""
+        self.schema = schema
+        self.refresh()
+
+    def missing_schema_labels(self) -> list:
+        """The schema's labels (SchemaLabel) not in the document's table, by value."""
+        if self.schema is None or self.document is None:
+            return []
+        return [label for label in self.schema if label.value not in self.document.label_table]
+
+    def _update_buttons(self) -> None:
+        editable = self.document is not None and not self.document.read_only
+        in_project = self.schema is not None
+        self.buttons["labels.add_button"].setEnabled(editable and (not in_project or bool(self.missing_schema_labels())))
+        self.buttons["labels.rename_button"].setEnabled(editable and not in_project)
+        self.buttons["labels.colour_button"].setEnabled(editable and not in_project)
+        self.buttons["labels.delete_button"].setEnabled(editable)
+
     def refresh(self) -> None:
         """Rebuild the list from the document's label table."""
         self._updating = True
@@ -124,6 +148,7 @@ class LabelsPanel(QWidget):
                 if label.value == self.document.active_label:
                     self.list_widget.setCurrentItem(item)
         self._updating = False
+        self._update_buttons()
 
     def refresh_if_table_changed(self) -> None:
         """Rebuild the list only when labels were added, removed, renamed or recoloured
@@ -170,14 +195,25 @@ class LabelsPanel(QWidget):
         self.select_label(values[(position + step) % len(values)])
 
     def add_label(self) -> None:
-        if self.document is None:
+        """A new free label; in a project, the schema label the user picks among the missing ones."""
+        if self.document is None or self.document.read_only:
             return
-        self.document.add_label()
-        self.refresh()
-        self.labels_changed.emit()
+        if self.schema is None:
+            self.document.add_label()
+            self.refresh()
+            self.labels_changed.emit()
+            return
+        missing = self.missing_schema_labels()
+        if len(missing) > 1:
+            names = [label.name for label in missing]
+            name, ok = QInputDialog.getItem(self, "Add label", "Project label:", names, 0, False)
+            missing = [label for label in missing if ok and label.name == name]
+        if missing:
+            self.document.merge_labels([missing[0].to_label()])
+            self.select_label(missing[0].value)
 
     def rename_current(self) -> None:
-        if self.document is None:
+        if self.document is None or self.schema is not None:
             return
         value = self.document.active_label
         name, ok = QInputDialog.getText(self, "Rename label", "Name:", text=self.document.label_table.get(value).name)
@@ -187,7 +223,7 @@ class LabelsPanel(QWidget):
             self.labels_changed.emit()
 
     def recolour_current(self) -> None:
-        if self.document is None:
+        if self.document is None or self.schema is not None:
             return
         value = self.document.active_label
         colour = QColorDialog.getColor(QColor(*self.document.label_table.get(value).colour), self, "Label colour")
