@@ -27,6 +27,8 @@ SUBCOMMANDS = {
     "segment": "segment a slice from a box and points, write a labelmap",
     "models": "list known models, where their weights are, and whether they are available",
     "project": "annotation projects: init a worklist of cases, show its status, export a data set",
+    "serve": "the encoder service: encode slices on this machine's GPU for desktops (token add|revoke NAME)",
+    "batch": "boxes to masks for a whole data set from a manifest, here or on a Ray cluster",
 }
 
 

@@ -40,16 +40,50 @@ def modules_of(subpackage: str) -> list[str]:
 @pytest.mark.parametrize(
     "subpackage, blocked",
     [
-        ("core", ["PyQt6", "torch", "transformers", "SimpleITK", "pydicom", "medsam_gui.io"]),
-        ("io", ["PyQt6", "torch", "transformers", "medsam_gui.engine", "medsam_gui.ui"]),
-        ("engine", ["PyQt6", "medsam_gui.ui"]),
+        ("core", ["PyQt6", "torch", "transformers", "SimpleITK", "pydicom", "medsam_gui.io", "ray"]),
+        ("io", ["PyQt6", "torch", "transformers", "medsam_gui.engine", "medsam_gui.ui", "ray"]),
+        ("engine", ["PyQt6", "medsam_gui.ui", "ray"]),
         # annotation projects: Qt-free and torch-free, on core and io only
-        ("project", ["PyQt6", "torch", "transformers", "medsam_gui.engine", "medsam_gui.ui", "medsam_gui.cluster"]),
+        ("project", ["PyQt6", "torch", "transformers", "medsam_gui.engine", "medsam_gui.ui", "medsam_gui.cluster", "ray"]),
+        # batch and Ray: on engine, io and core; the only package that may import ray (lazily)
+        ("cluster", ["PyQt6", "medsam_gui.ui", "medsam_gui.project", "medsam_gui.commands", "ray"]),
     ],
 )
 def test_package_imports_without_forbidden_dependencies(subpackage, blocked):
     modules = modules_of(subpackage)
     assert len(modules) > 1, f"no modules found in {subpackage}"
     code = BLOCKER.format(blocked=blocked, modules=modules)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_engine_outside_models_imports_no_torch():
+    """Only engine/models/ may import torch (and onnxruntime); the rest of the engine, the
+    encoder-service client (engine/remote.py) included, runs on numpy alone."""
+    modules = [name for name in modules_of("engine") if not name.startswith("medsam_gui.engine.models")]
+    code = BLOCKER.format(blocked=["torch", "onnxruntime", "transformers", "PyQt6", "fastapi", "uvicorn"], modules=modules)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+SERVER_LIBRARIES = ("fastapi", "uvicorn", "starlette", "ray.serve")
+
+
+def test_only_serve_imports_the_server_libraries():
+    """fastapi, uvicorn, starlette and ray.serve appear in medsam_gui/serve/ alone (any
+    import, at module level or inside a function)."""
+    import re
+
+    pattern = re.compile(r"^\s*(?:import|from)\s+(fastapi|uvicorn|starlette|ray\.serve)\b|^\s*from\s+ray\s+import\s+serve\b",
+                         re.MULTILINE)
+    offenders = [str(path.relative_to(PACKAGE_ROOT)) for path in PACKAGE_ROOT.rglob("*.py")
+                 if path.relative_to(PACKAGE_ROOT).parts[0] != "serve" and pattern.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_serve_token_commands_need_no_server_libraries():
+    """`medsam-gui serve token add|revoke` works without the server extra installed."""
+    code = BLOCKER.format(blocked=list(SERVER_LIBRARIES) + ["torch", "PyQt6"],
+                          modules=["medsam_gui.commands.serve", "medsam_gui.serve", "medsam_gui.serve.tokens"])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

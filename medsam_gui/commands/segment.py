@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="carry the mask up and down the volume until the object ends")
     parser.add_argument("--slice-range", nargs=2, type=int, metavar=("A", "B"),
                         help="with --propagate: stay within slices A..B (inclusive)")
+    # encoder service (issue 16): encode there, decode here
+    parser.add_argument("--server", metavar="URL", help="encode on this encoder service (medsam-gui serve); decode here")
+    parser.add_argument("--token", help="token for --server (default: the MEDSAM_GUI_TOKEN environment variable)")
+    parser.add_argument("--server-ca", metavar="FILE", help="CA or self-signed certificate (PEM) to trust for --server")
     parser.add_argument("-o", "--output", required=True, help="output .nii.gz/.nrrd/.mha, .png (2D) or .dcm (DICOM SEG)")
 
 
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         args.slice_index = 0
     if kind == "png" and slice_count > 1:
         raise MedsamGuiError("PNG output is for 2D images; use .nii.gz/.nrrd/.mha for a volume", output)
-    engine = Engine.create(model_name=args.model, device=args.device)
+    engine = Engine.create(model_name=args.model, device=args.device, server_url=args.server, token=args.token,
+                           server_cafile=args.server_ca)
     engine.set_volume(volume)
     slice_index = args.slice_index
     if not 0 <= slice_index < slice_count:
@@ -89,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     _write(kind, labels, volume, output)
     print(f"slice {slice_index}: {int(prediction.mask.sum())} voxels, predicted IoU {prediction.score:.3f}, "
           f"model {engine.model_info.name} on {engine.model_info.device} -> {output}")
+    for message in getattr(engine.backend, "take_messages", lambda: [])():
+        print(f"warning: {message}")
     return 0
 
 
@@ -105,15 +112,9 @@ def _propagate(engine, prediction, slice_count: int, slice_range) -> np.ndarray:
 
 def _predict_blocking(engine, slice_index, box, points_xy, point_labels):
     """Headless: run the queued encode jobs in this thread until predict succeeds."""
-    from medsam_gui.engine import EmbeddingNotReady
+    from medsam_gui.engine.headless import predict_blocking
 
-    for _ in range(4):
-        try:
-            return engine.predict(slice_index, box_xyxy=box, points_xy=points_xy, point_labels=point_labels)
-        except EmbeddingNotReady:
-            while engine.run_next_job(timeout_s=0.0) is not None:
-                pass
-    raise MedsamGuiError(f"the embedding of slice {slice_index} could not be computed")
+    return predict_blocking(engine, slice_index, box, points_xy, point_labels)
 
 
 def _write(kind: str, labels: np.ndarray, volume, output: Path) -> None:

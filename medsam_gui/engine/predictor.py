@@ -5,6 +5,13 @@ thread (the GUI) calls ``focus`` / ``request`` / ``predict``. ``predict`` raises
 :class:`EmbeddingNotReady` (after queueing the missing embedding at top priority)
 instead of waiting for the encoder.
 
+Interaction first: ``Engine.interaction`` (an :class:`InteractionGate`) is marked by
+the GUI while the user prompts. Meanwhile the worker starts no background job (below
+``FOREGROUND_PRIORITY``: the neighbours of the visible slice), and a background pass in
+flight waits between network blocks, unless a foreground job (the visible slice, an
+embedding a prompt waits for, propagation) is queued behind it. Foreground passes
+never wait.
+
 ROI zoom: a box smaller than ``RoiPolicy.switch_fraction`` of the slice is decoded
 against the embedding of a square crop around it (cached under its own key). While
 that crop is being encoded ``predict`` raises EmbeddingNotReady rather than showing a
@@ -23,11 +30,14 @@ from medsam_gui.core.paths import user_cache_dir
 from medsam_gui.core.volume import Volume
 from medsam_gui.core.window import ModelInputPreset, default_model_input_preset, resolve_model_input, to_model_input
 from medsam_gui.engine.cache import EmbeddingCache, embedding_key
+from medsam_gui.engine.interaction import InteractionGate
 from medsam_gui.engine.roi import RoiPolicy
-from medsam_gui.engine.scheduler import FOCUS_PRIORITY, PREDICT_PRIORITY, EncodeScheduler, Job
+from medsam_gui.engine.scheduler import FOCUS_PRIORITY, FOREGROUND_PRIORITY, PREDICT_PRIORITY, EncodeScheduler, Job
 from medsam_gui.engine.types import EmbeddingNotReady, EncodeResult, LowResLogits, Prediction, Prompts, SliceWithoutContrast
 
 DEFAULT_NEIGHBOURS = 8
+# a paused background pass looks this often whether a foreground job queued behind it
+FOREGROUND_POLL_S = 0.02
 
 
 class Engine:
@@ -40,6 +50,8 @@ class Engine:
         # the logit above which a pixel is in the mask: the backend's measured choice, else 0
         self.mask_threshold_logit = float(getattr(backend, "mask_threshold_logit", 0.0))
         self.scheduler = EncodeScheduler()
+        self.interaction = InteractionGate()
+        self._paused_job: Job | None = None
         self._lock = threading.RLock()
         self._volume: Volume | None = None
         self._preset: ModelInputPreset | None = None
@@ -59,14 +71,26 @@ class Engine:
         disk_cache_mb: float = 2048,
         roi_policy: RoiPolicy | None = None,
         progress=None,
+        server_url: str | None = None,
+        token: str | None = None,
+        server_timeout_s: float | None = None,
+        server_cafile: str | None = None,
     ) -> "Engine":
         """Load ``model_name`` (see :func:`medsam_gui.engine.list_models`) on ``device``.
 
         ``progress(done_bytes, total_bytes)`` is called while weights download.
+        ``server_url``: encode on that encoder service (``token``, ``server_cafile``;
+        see :mod:`medsam_gui.engine.remote`), decode here; the local encoder takes
+        over whenever the service fails.
         """
         from medsam_gui.engine.models import load_backend
 
         backend = load_backend(model_name, device=device, progress=progress)
+        if server_url:
+            from medsam_gui.engine.remote import DEFAULT_TIMEOUT_S, EncoderServiceClient, RemoteBackend
+
+            client = EncoderServiceClient(server_url, token, server_timeout_s or DEFAULT_TIMEOUT_S, server_cafile)
+            backend = RemoteBackend(backend, client)
         disk_dir = user_cache_dir() / "embeddings" if disk_cache else None
         return cls(backend, EmbeddingCache(memory_cache_mb, disk_dir, disk_cache_mb), roi_policy)
 
@@ -213,26 +237,48 @@ class Engine:
 
     def run_next_job(self, timeout_s: float = 0.1) -> EncodeResult | None:
         """Wait up to ``timeout_s`` for a job, encode it (or load it from the cache),
-        store it; None when idle. Called by one long-lived worker thread."""
-        job = self.scheduler.pop(timeout_s)
+        store it; None when idle. Called by one long-lived worker thread.
+
+        While the user interacts only foreground jobs start, and a background pass
+        waits between network blocks (see the module docstring); ``seconds`` in the
+        result leaves that waiting out.
+        """
+        min_priority = FOREGROUND_PRIORITY if self.interaction.is_active else None
+        job = self.scheduler.pop(timeout_s, min_priority)
         if job is None:
             return None
+        paused_s = 0.0
+
+        def give_way_to_interaction() -> None:
+            nonlocal paused_s
+            waited_from = time.perf_counter()
+            while self.interaction.is_active and not self.scheduler.has_queued_at_least(FOREGROUND_PRIORITY):
+                self._paused_job = job
+                self.interaction.wait_if_interacting(FOREGROUND_POLL_S)
+            self._paused_job = None
+            paused_s += time.perf_counter() - waited_from
+
         try:
             started = time.perf_counter()
+            background = self.scheduler.in_flight_priority() < FOREGROUND_PRIORITY
             with self._lock:
                 generation = self._generation
                 key = self._key(job)
             embedding, source = self.cache.get(key, self.backend.features_from_array)
             if embedding is None:
                 image = self.model_input_image(*job)
-                embedding = self.backend.encode(image)
+                embedding = self.backend.encode(image, between_blocks=give_way_to_interaction if background else None)
                 self.cache.put(key, embedding, embedding.features.detach().cpu().numpy().astype(np.float16))
             with self._lock:
                 if generation == self._generation:
                     self._encoded.add(job)
-            return EncodeResult(job[0], source != "miss", time.perf_counter() - started, job[1])
+            return EncodeResult(job[0], source != "miss", time.perf_counter() - started - paused_s, job[1])
         finally:
             self.scheduler.done(job)
+
+    def paused_job(self) -> Job | None:
+        """The background job whose encoder pass now waits for interaction to end, or None."""
+        return self._paused_job
 
     # prediction ---------------------------------------------------------------
 

@@ -15,6 +15,9 @@ Job = tuple[int, tuple[int, int, int, int] | None]
 
 PREDICT_PRIORITY = 2_000_000_000  # an embedding a predict() call is waiting for
 FOCUS_PRIORITY = 1_000_000_000  # the visible slice; neighbours get FOCUS - distance
+# jobs at or above this are foreground (the visible slice, a waited-for embedding,
+# propagation); below it, background work that gives way to interaction
+FOREGROUND_PRIORITY = FOCUS_PRIORITY
 
 
 class EncodeScheduler:
@@ -26,6 +29,7 @@ class EncodeScheduler:
         self._heap: list[tuple[int, int, Job]] = []
         self._counter = itertools.count()
         self._in_flight: Job | None = None
+        self._in_flight_priority: int | None = None
 
     def request(self, job: Job, priority: int = 0) -> None:
         """Queue ``job`` (or raise its priority). A job in flight is not queued again."""
@@ -59,20 +63,36 @@ class EncodeScheduler:
             self._priorities.clear()
             self._heap.clear()
 
-    def pop(self, timeout_s: float) -> Job | None:
-        """The next job (now 'in flight'), waiting up to ``timeout_s``; None if idle."""
+    def pop(self, timeout_s: float, min_priority: int | None = None) -> Job | None:
+        """The next job (now 'in flight'), waiting up to ``timeout_s``; None if idle.
+
+        With ``min_priority`` only a job of at least that priority is taken; lower
+        ones stay queued.
+        """
         with self._condition:
-            job = self._pop_valid()
-            if job is None and timeout_s > 0:
+            popped = self._pop_valid(min_priority)
+            if popped is None and timeout_s > 0:
                 self._condition.wait(timeout_s)
-                job = self._pop_valid()
-            self._in_flight = job
+                popped = self._pop_valid(min_priority)
+            job, priority = popped if popped is not None else (None, None)
+            self._in_flight, self._in_flight_priority = job, priority
             return job
 
     def done(self, job: Job) -> None:
         with self._condition:
             if self._in_flight == job:
                 self._in_flight = None
+                self._in_flight_priority = None
+
+    def in_flight_priority(self) -> int | None:
+        """The priority the job in flight was popped with (None when idle)."""
+        with self._condition:
+            return self._in_flight_priority
+
+    def has_queued_at_least(self, priority: int) -> bool:
+        """True when a queued job has ``priority`` or more."""
+        with self._condition:
+            return any(queued >= priority for queued in self._priorities.values())
 
     def queued(self) -> dict[Job, int]:
         with self._condition:
@@ -92,10 +112,15 @@ class EncodeScheduler:
         self._priorities[job] = priority
         heapq.heappush(self._heap, (-priority, next(self._counter), job))
 
-    def _pop_valid(self) -> Job | None:
+    def _pop_valid(self, min_priority: int | None) -> tuple[Job, int] | None:
         while self._heap:
-            negative_priority, _, job = heapq.heappop(self._heap)
-            if self._priorities.get(job) == -negative_priority:
-                del self._priorities[job]
-                return job
+            negative_priority, _, job = self._heap[0]
+            if self._priorities.get(job) != -negative_priority:
+                heapq.heappop(self._heap)  # superseded or discarded
+                continue
+            if min_priority is not None and -negative_priority < min_priority:
+                return None
+            heapq.heappop(self._heap)
+            del self._priorities[job]
+            return job, -negative_priority
         return None

@@ -205,6 +205,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         info = engine.model_info
         self.model_label.setText(f"{info.display_name} on {info.device}")
         self.model_panel.set_model_info(info)
+        self.model_panel.attach_engine(engine, self.statusBar().showMessage)  # encoder service (issue 16)
         self.encoder = EncoderWorker(engine, self)
         self.encoder.embedding_ready.connect(self._on_embedding_ready)
         self.encoder.failed.connect(self.show_error)
@@ -633,6 +634,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.project_controller.shutdown()
         self._close_case_files(keep_journal)
         self._state_timer.stop()
+        self.model_panel.shutdown()  # encoder service: a connection test in flight ends (issue 16)
         if self.engine is not None:
             self.engine.cancel_pending()
         for thread in (self.encoder, self.decoder):

@@ -8,6 +8,16 @@ when the encoder reports that slice; before the model is loaded, it stays pendin
 sent when the decoder attaches. Accepting writes the preview into the Document
 as one undo step, either adding to the active label or replacing it inside the box
 (so a refined box can also shrink an object); discarding forgets prompt and preview.
+
+Live while dragging: between ``begin_drag`` and ``end_drag`` the result of an older
+request is shown too when it is newer than the preview on screen (the decoder cannot
+keep up with every mouse move, and the newest result would otherwise always be stale
+on arrival); outside a drag only the newest request's result is shown.
+
+Interaction first: a prompt sent to the decoder holds the engine's interaction gate
+open until its result (or "not ready") arrives, and a drag or a live preview touches
+it, so background encoding of other slices gives the cores to the decoder until a
+short grace time after; clearing the prompt ends the interaction at once.
 """
 
 from __future__ import annotations
@@ -39,6 +49,9 @@ class PromptSession(QObject):
         super().__init__(parent)
         self._decoder: DecoderWorker | None = None
         self._request_id = 0
+        self._oldest_live_request_id = 1  # results of earlier requests belong to a cleared prompt
+        self._preview_request_id = 0
+        self._dragging = False
         self._waiting_slice: int | None = None
         self.slice_index: int | None = None
         self.box_xyxy: tuple[int, int, int, int] | None = None
@@ -73,9 +86,23 @@ class PromptSession(QObject):
         self.point_labels.append(1 if positive else 0)
         self._changed()
 
+    def begin_drag(self) -> None:
+        """A drag of the prompt began: show every result newer than the preview, and let
+        background encoding give way."""
+        self._dragging = True
+        if self._decoder is not None:
+            self._decoder.interaction.touch()
+
+    def end_drag(self) -> None:
+        """The drag ended (after its last ``set_box``): only the newest result is shown."""
+        self._dragging = False
+
     def clear(self) -> None:
-        """Forget prompt and preview (Escape, slice change, accept)."""
+        """Forget prompt and preview (Escape, slice change, accept); interaction ends."""
+        if self._decoder is not None:
+            self._decoder.interaction.cancel()
         self._request_id += 1  # results still in flight become stale
+        self._oldest_live_request_id = self._request_id + 1
         self._waiting_slice = None
         self.slice_index = None
         self.box_xyxy = None
@@ -103,6 +130,7 @@ class PromptSession(QObject):
             self.waiting_for_model.emit()
             return
         self._request_id += 1
+        self._decoder.interaction.begin()  # until the result of this request arrives
         points = np.asarray(self.points_xy, dtype=np.float64).reshape(-1, 2) if self.points_xy else None
         labels = np.asarray(self.point_labels, dtype=np.int64) if self.point_labels else None
         self._decoder.submit(DecodeRequest(self._request_id, self.slice_index, self.box_xyxy, points, labels))
@@ -135,19 +163,29 @@ class PromptSession(QObject):
     # -- results from the workers ----------------------------------------------------
     def _on_predicted(self, request_id: int, prediction, milliseconds: float) -> None:
         self.decoded.emit(milliseconds)
-        if request_id != self._request_id:
+        newest = request_id == self._request_id
+        live_while_dragging = (self._dragging and request_id >= self._oldest_live_request_id
+                               and request_id > self._preview_request_id)
+        if not (newest or live_while_dragging):
             return  # a newer prompt exists; its result will come
-        self._waiting_slice = None
+        if newest:
+            self._waiting_slice = None
+            self._decoder.interaction.end()  # the grace time runs from the preview
+        else:
+            self._decoder.interaction.touch()
+        self._preview_request_id = request_id
         self.preview = prediction
         self.preview_changed.emit()
 
     def _on_not_ready(self, request_id: int, slice_index: int) -> None:
         if request_id == self._request_id:
+            self._decoder.interaction.end()  # the embedding is a foreground job: never paused
             self._waiting_slice = slice_index
             self.waiting.emit(slice_index)
 
     def _on_failed(self, request_id: int, message: str) -> None:
         if request_id == self._request_id:
+            self._decoder.interaction.end()
             self.failed.emit(message)
 
     def on_embedding_ready(self, slice_index: int) -> None:

@@ -6,7 +6,9 @@ results back as Qt signals (queued into the GUI thread).
 - :class:`EncoderWorker` is the one long-lived thread that runs the engine's queue
   (``engine.run_next_job``) and emits ``embedding_ready(slice_index)``.
 - :class:`DecoderWorker` runs ``engine.predict`` with a single request slot: a new
-  request replaces one that has not started, so a dragged box never queues up.
+  request replaces one that has not started, so a dragged box never queues up. Its
+  ``interaction`` is the engine's gate that the GUI marks while the user prompts, so
+  background encoding gives the decoder the cores.
 - :class:`VolumeLoader` opens a file or DICOM folder once, off the GUI thread.
 """
 
@@ -54,8 +56,10 @@ class EncoderWorker(QThread):
                 self.embedding_ready.emit(int(result.slice_index), bool(result.from_cache), float(result.seconds))
 
     def stop(self) -> None:
-        """Ask the loop to end after the job in flight (never killed) and wait for it."""
+        """Ask the loop to end after the job in flight (never killed) and wait for it;
+        a background pass paused for interaction resumes at once."""
         self._stop.set()
+        self._engine.interaction.cancel()
         self.wait()
 
 
@@ -94,6 +98,11 @@ class DecoderWorker(QThread):
         self._condition = threading.Condition()
         self._pending: DecodeRequest | None = None
         self._stopping = False
+
+    @property
+    def interaction(self):
+        """The engine's :class:`~medsam_gui.engine.interaction.InteractionGate`."""
+        return self._engine.interaction
 
     def submit(self, request: DecodeRequest) -> None:
         """Put ``request`` in the slot, replacing any request that has not started."""

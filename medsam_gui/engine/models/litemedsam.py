@@ -113,11 +113,15 @@ class LiteMedSamBackend:
         return ModelFrame.longest_side(image_size_hw, INPUT_SIZE, LOWRES_SIZE)
 
     @torch.inference_mode()
-    def encode(self, image_rgb_uint8: np.ndarray) -> Embedding:
-        """uint8 ``[H, W, 3]`` -> Embedding with features ``[1, 256, 64, 64]`` float32."""
+    def encode(self, image_rgb_uint8: np.ndarray, between_blocks=None) -> Embedding:
+        """uint8 ``[H, W, 3]`` -> Embedding with features ``[1, 256, 64, 64]`` float32.
+
+        ``between_blocks``: None or a callable run between the encoder's blocks (the
+        engine pauses a background pass there while the user prompts).
+        """
         pixels, frame = preprocess(image_rgb_uint8)
         with encoder_autocast(self.device):
-            features = self.encoder(pixels.to(self.device))
+            features = self.encoder(pixels.to(self.device), between_blocks)
         return Embedding(features.float(), frame)
 
     def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[torch.Tensor, float]:

@@ -22,6 +22,8 @@ Prompts are decoded by :class:`FastSamDecoder` on the model's own head weights
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -85,6 +87,10 @@ class SamBackend:
             f"{style}-ref:{'squash-bicubic-minmax' if style == 'medsam' else 'longest-bilinear-imagenet-pad'}:{self.input_size}"
         )
         self.decoder = FastSamDecoder(*heads_from_transformers(self.model), device)
+        # the between_blocks callable of the encode call running on this thread
+        self._pass_of_thread = threading.local()
+        for layer in self.model.vision_encoder.layers:
+            layer.register_forward_pre_hook(self._before_vit_block)
         self.info = ModelInfo(name=name, display_name=display_name, device=str(device), licence=licence,
                               source=source, input_size=self.input_size)
 
@@ -92,12 +98,25 @@ class SamBackend:
         return frame_for_style(self.style, image_size_hw, self.input_size, self.lowres_size)
 
     @torch.inference_mode()
-    def encode(self, image_rgb_uint8: np.ndarray) -> Embedding:
-        """uint8 ``[H, W, 3]`` -> Embedding with features ``[1, C, S/16, S/16]`` float32."""
+    def encode(self, image_rgb_uint8: np.ndarray, between_blocks=None) -> Embedding:
+        """uint8 ``[H, W, 3]`` -> Embedding with features ``[1, C, S/16, S/16]`` float32.
+
+        ``between_blocks``: None or a callable run before each ViT block (the engine
+        pauses a background pass there while the user prompts).
+        """
         pixels, frame = preprocess(image_rgb_uint8, self.style, self.input_size, self.lowres_size)
-        with encoder_autocast(self.device):
-            features = self.model.vision_encoder(pixels.to(self.device)).last_hidden_state
+        self._pass_of_thread.between_blocks = between_blocks
+        try:
+            with encoder_autocast(self.device):
+                features = self.model.vision_encoder(pixels.to(self.device)).last_hidden_state
+        finally:
+            self._pass_of_thread.between_blocks = None
         return Embedding(features.float(), frame)
+
+    def _before_vit_block(self, _module, _inputs) -> None:
+        between_blocks = getattr(self._pass_of_thread, "between_blocks", None)
+        if between_blocks is not None:
+            between_blocks()
 
     def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[torch.Tensor, float]:
         """Low-res logits ``[1, 1, L, L]`` and the predicted IoU; single-mask output."""

@@ -14,6 +14,10 @@ Stages (channels at resolution):
   neck:        1x1 conv, LayerNorm2d, 3x3 conv, LayerNorm2d: 320 -> 256 ch
 
 Transformer stages keep tokens as ``[B, H * W, C]`` (row-major over H, W).
+
+``forward(image, between_blocks)`` calls ``between_blocks()`` after every block and
+merge (16 times a pass): the engine uses it to pause a background pass while the user
+prompts. It never changes the result.
 """
 
 from __future__ import annotations
@@ -194,9 +198,11 @@ class ConvStage(nn.Module):
         self.blocks = nn.ModuleList(MBConv(dim, MBCONV_EXPAND_RATIO) for _ in range(depth))
         self.downsample = PatchMerging(resolution, dim, out_dim, stride)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, between_blocks=None) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
+            if between_blocks is not None:
+                between_blocks()
         return self.downsample(x)
 
 
@@ -209,9 +215,11 @@ class TransformerStage(nn.Module):
         self.blocks = nn.ModuleList(TinyViTBlock(dim, resolution, num_heads, window) for _ in range(depth))
         self.downsample = downsample
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, between_blocks=None) -> torch.Tensor:
         for block in self.blocks:
             tokens = block(tokens)
+            if between_blocks is not None:
+                between_blocks()
         return tokens if self.downsample is None else self.downsample(tokens)
 
 
@@ -248,8 +256,11 @@ class TinyViTEncoder(nn.Module):
                 if isinstance(child, ConvBatchNorm):
                     setattr(parent, name, child.fused())
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, between_blocks=None) -> torch.Tensor:
+        """``between_blocks``: None or a callable run after each block and merge."""
         x = self.patch_embed(image)
         for stage in self.layers:
-            x = stage(x)
+            if between_blocks is not None:
+                between_blocks()
+            x = stage(x, between_blocks)
         return self.neck(tokens_to_map(x, self.output_resolution))

@@ -1,7 +1,9 @@
 """Box tool: drag a box and the mask follows; drag inside it to move, near an edge to resize.
 
 Each motion sends the new box to the PromptSession (latest request wins), so the
-preview follows the box while it is dragged.
+preview follows the box while it is dragged (``PromptSession.begin_drag`` on press,
+``end_drag`` on release). Pressing marks interaction at once, so background encoding
+has given way before the first box of the drag is sent.
 """
 
 from __future__ import annotations
@@ -48,16 +50,17 @@ class BoxTool(CanvasTool):
             return
         pixel = self._clamp(*pixel_of(position))
         box = self._current_box()
+        self._mode = None
         if box is not None:
             edges = self._grabbed_edges(position, box)
             if any(edges):
                 self._mode, self._edges, self._start_box = "resize", edges, box
-                return
-            if box[0] <= pixel[0] <= box[2] and box[1] <= pixel[1] <= box[3]:
+            elif box[0] <= pixel[0] <= box[2] and box[1] <= pixel[1] <= box[3]:
                 self._mode, self._anchor, self._start_box = "move", pixel, box
-                return
-        self._mode, self._anchor = "new", pixel
-        self.context.prompts.clear()
+        if self._mode is None:
+            self._mode, self._anchor = "new", pixel
+            self.context.prompts.clear()
+        self.context.prompts.begin_drag()
 
     def move(self, position: QPointF, buttons, modifiers) -> None:
         if self._mode is None or not buttons & Qt.MouseButton.LeftButton:
@@ -72,6 +75,7 @@ class BoxTool(CanvasTool):
         box = self._box_for(self._clamp(*pixel_of(position)))
         if box is not None and box != self.context.prompts.box_xyxy:
             self.context.prompts.set_box(self.context.document.slice_index, box)
+        self.context.prompts.end_drag()
         self._mode = None
 
     def _box_for(self, pixel: tuple[int, int]):
@@ -94,4 +98,6 @@ class BoxTool(CanvasTool):
         return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
     def deactivate(self) -> None:
+        if self._mode is not None:
+            self.context.prompts.end_drag()
         self._mode = None
