@@ -2,9 +2,11 @@
 ROI crop, the engine's default switch-over), boxes jittered by up to 10 % of their
 size, the tight box plus one simulated corrective click (at the centre of the largest
 error region: positive where the mask misses, negative where it overshoots), and the
-box-fill baseline. Also the ROI switch-over sweep.
+box-fill baseline. Also the ROI switch-over sweep, and the loose-box table: boxes with a
+random 0-20 % margin per side (seeded) and tight boxes, each with every box-refinement
+candidate of engine/box_refine.py (decoder passes only, same embedding).
 
-    python benchmarks/bench_quality.py [--model litemedsam] [--jitter-seed 0]
+    python benchmarks/bench_quality.py [--model litemedsam] [--jitter-seed 0] [--loose-seed 1]
 """
 
 from __future__ import annotations
@@ -22,8 +24,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_cases import all_cases  # noqa: E402
 
 from medsam_gui.engine import EmbeddingNotReady, Engine, RoiPolicy  # noqa: E402
+from medsam_gui.engine.box_refine import BoxRefinement  # noqa: E402
 
 SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.01)
+# box-refinement candidates compared on loose and tight boxes (name -> setting)
+CANDIDATES = {
+    "off": BoxRefinement(mode="off"),
+    "refit": BoxRefinement(mode="refit"),
+    "refit x2": BoxRefinement(mode="refit", iterations=2),
+    "refit gap 0": BoxRefinement(mode="refit", min_gap_fraction=0.0),
+    "refit gap 0.08": BoxRefinement(mode="refit", min_gap_fraction=0.08),
+    "refit +5%": BoxRefinement(mode="refit", margin_fraction=0.05),
+    "refit score guard": BoxRefinement(mode="refit", keep_if_score_drops=0.02),
+    "vote 5/10%": BoxRefinement(mode="vote"),
+}
 
 
 def dice(a, b) -> float:
@@ -63,11 +77,23 @@ def corrective_click(mask, truth):
     return (int(col), int(row)), label
 
 
-def predict(engine, slice_index, box, point=None):
+def loosen(box, shape, rng, most=0.20):
+    """``box`` with a random margin of 0..``most`` of its size added on each side (clipped)."""
+    x0, y0, x1, y1 = box
+    width, height = x1 - x0 + 1, y1 - y0 + 1
+    margins = rng.uniform(0.0, most, 4) * np.array([width, height, width, height])
+    grown = np.round(np.array(box) + margins * np.array([-1, -1, 1, 1])).astype(int)
+    grown[[0, 2]] = np.clip(grown[[0, 2]], 0, shape[1] - 1)
+    grown[[1, 3]] = np.clip(grown[[1, 3]], 0, shape[0] - 1)
+    return tuple(int(v) for v in grown)
+
+
+def predict(engine, slice_index, box, point=None, refinement=None):
     points, labels = (None, None) if point is None else ([point[0]], [point[1]])
     for _ in range(3):
         try:
-            return engine.predict(slice_index, box_xyxy=box, points_xy=points, point_labels=labels)
+            return engine.predict(slice_index, box_xyxy=box, points_xy=points, point_labels=labels,
+                                  box_refinement=refinement)
         except EmbeddingNotReady:
             while engine.run_next_job(timeout_s=0.0) is not None:
                 pass
@@ -78,6 +104,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="litemedsam")
     parser.add_argument("--jitter-seed", type=int, default=0)
+    parser.add_argument("--loose-seed", type=int, default=1)
     args = parser.parse_args()
     import torch
 
@@ -85,6 +112,8 @@ def main() -> int:
     engine = Engine.create(args.model, device="cpu", memory_cache_mb=256)
     default_policy = engine.roi_policy
     rng = np.random.default_rng(args.jitter_seed)
+    loose_rng = np.random.default_rng(args.loose_seed)
+    refined = defaultdict(lambda: defaultdict(list))  # group -> (candidate, "tight"|"loose") -> Dice
     rows = defaultdict(lambda: defaultdict(list))
     sweep_cases = []
     started = time.perf_counter()
@@ -106,6 +135,11 @@ def main() -> int:
         clicked = dice(predict(engine, slice_index, box, corrective_click(chosen_mask, truth)).mask, truth)
         jittered_box = jitter(box, truth.shape, rng)
         jittered = dice(predict(engine, slice_index, jittered_box).mask, truth)
+        loose_box = loosen(box, truth.shape, loose_rng)
+        for candidate, refinement in CANDIDATES.items():
+            for kind, drawn in (("tight", box), ("loose", loose_box)):
+                refined[group][(candidate, kind)].append(dice(predict(engine, slice_index, drawn, refinement=refinement).mask, truth))
+        refined[group][("fill", "loose")].append(dice(fill(loose_box, truth.shape), truth))
         for name, value in (("whole", whole), ("crop", crop), ("engine", chosen), ("jitter", jittered), ("click", clicked),
                             ("fill", dice(fill(box, truth.shape), truth)),
                             ("fill_jitter", dice(fill(jittered_box, truth.shape), truth))):
@@ -128,6 +162,20 @@ def main() -> int:
     means = {name: np.mean(v) for name, v in totals.items()}
     print(f"| all | {len(totals['whole'])} | {means['whole']:.3f} | {means['crop']:.3f} | {means['engine']:.3f} | "
           f"{means['jitter']:.3f} | {means['click']:.3f} | {means['fill']:.3f} | {means['fill_jitter']:.3f} |")
+
+    print("\nBox refinement (engine ROI policy; loose = tight box + random 0-20 % margin per side, "
+          f"seed {args.loose_seed}): mean Dice, tight / loose\n")
+    groups = list(refined)
+    print("| candidate | " + " | ".join(groups) + " | all (tight) | all (loose) |")
+    print("|" + "---|" * (len(groups) + 3))
+    for candidate in CANDIDATES:
+        cells = [f"{np.mean(refined[g][(candidate, 'tight')]):.3f} / {np.mean(refined[g][(candidate, 'loose')]):.3f}" for g in groups]
+        tight_all = np.mean([v for g in groups for v in refined[g][(candidate, "tight")]])
+        loose_all = np.mean([v for g in groups for v in refined[g][(candidate, "loose")]])
+        print(f"| {candidate} | " + " | ".join(cells) + f" | {tight_all:.3f} | {loose_all:.3f} |")
+    fill_loose = np.mean([v for g in groups for v in refined[g][("fill", "loose")]])
+    print(f"| box fill (loose) | " + " | ".join(f"{np.mean(refined[g][('fill', 'loose')]):.3f}" for g in groups)
+          + f" | | {fill_loose:.3f} |")
 
     print("\nROI switch-over: zoom when the box's longer side < fraction x slice side (tight boxes)\n")
     groups = list(rows)

@@ -289,11 +289,16 @@ class Engine:
         previous = self._last_crops.get(slice_index) if slice_index is not None else None
         return self.roi_policy.crop_for(tuple(int(v) for v in box_xyxy), (rows, cols), previous)
 
-    def predict(self, slice_index: int, box_xyxy=None, points_xy=None, point_labels=None, mask_input=None) -> Prediction:
+    def predict(self, slice_index: int, box_xyxy=None, points_xy=None, point_labels=None, mask_input=None,
+                box_refinement=None) -> Prediction:
         """Mask for a box and/or points on ``slice_index`` (see ARCHITECTURE.md).
 
         box_xyxy: (x0, y0, x1, y1) inclusive pixel corners; points_xy: (n, 2) (x, y);
         point_labels: (n,) 1/0; mask_input: an earlier Prediction on this slice.
+        box_refinement: a ``box_refine.BoxRefinement`` for a box without points (None:
+        ``box_refine.DEFAULT_REFINEMENT``): extra decoder passes against the same
+        embedding/crop that make a loosely drawn box give a tight box's mask.
+        ``Prediction.box_xyxy`` stays the box as drawn.
         Raises EmbeddingNotReady (the job queued at top priority) or MedsamGuiError
         (also for a slice whose voxels all have one value: nothing to segment).
         """
@@ -318,19 +323,34 @@ class Engine:
             raise EmbeddingNotReady(slice_index, job[1])
         x_start, y_start, x_stop, y_stop = crop
         offset = np.array([x_start, y_start], dtype=np.float64)
-        prompts = Prompts(
-            box_xyxy=None if box is None else (box[0] - x_start, box[1] - y_start, box[2] - x_start, box[3] - y_start),
-            points_xy=None if points is None else points - offset,
-            point_labels=labels,
-            mask_logits=self._mask_input_logits(mask_input, slice_index, crop, embedding.frame),
-        )
-        lowres, score = self.backend.decode(embedding, prompts)
+        from medsam_gui.engine import box_refine
         from medsam_gui.engine.models.postprocess import logits_to_mask
 
+        mask_logits = self._mask_input_logits(mask_input, slice_index, crop, embedding.frame)
+        decoded_tensors = []  # the backend's own tensors: no torch import here
+
+        def decode(crop_box) -> box_refine.Decoded:  # a box in crop pixels, same embedding each time
+            prompts = Prompts(box_xyxy=crop_box, points_xy=None if points is None else points - offset,
+                              point_labels=labels, mask_logits=mask_logits)
+            lowres, score = self.backend.decode(embedding, prompts)
+            decoded_tensors.append(lowres)
+            values = lowres[0, 0].detach().float().cpu().numpy()
+            return box_refine.Decoded(logits_to_mask(lowres, embedding.frame, self.mask_threshold_logit), float(score), values)
+
+        def values_to_mask(values):  # averaged logits (the "vote" rule) -> mask
+            tensor = decoded_tensors[0].detach().float().cpu().new_tensor(values)[None, None]
+            return logits_to_mask(tensor, embedding.frame, self.mask_threshold_logit)
+
+        crop_box = None if box is None else (box[0] - x_start, box[1] - y_start, box[2] - x_start, box[3] - y_start)
+        refinement = box_refinement if box_refinement is not None else box_refine.DEFAULT_REFINEMENT
+        if crop_box is not None and points is None:
+            decoded, _, _ = box_refine.refine(decode, crop_box, refinement, values_to_mask)
+        else:
+            decoded = decode(crop_box)
         mask = np.zeros((rows, cols), dtype=bool)
-        mask[y_start:y_stop, x_start:x_stop] = logits_to_mask(lowres, embedding.frame, self.mask_threshold_logit)
-        logits = LowResLogits(lowres[0, 0].detach().float().cpu().numpy(), embedding.frame, crop)
-        return Prediction(mask, score, logits, slice_index, box, crop)
+        mask[y_start:y_stop, x_start:x_stop] = decoded.mask
+        logits = LowResLogits(decoded.logits, embedding.frame, crop)
+        return Prediction(mask, decoded.score, logits, slice_index, box, crop)
 
     def _mask_input_logits(self, mask_input, slice_index, crop, frame):
         if mask_input is None:

@@ -1,12 +1,19 @@
 """3D: carry an accepted mask from a key slice through its neighbours, or segment
 between boxes drawn on a few key slices (MedSAM's 3D recipe).
 
-Propagation walks up from the key slice, then down. Each slice is prompted with the
+Slice axis: "up" means increasing slice index z (the volume's first array axis),
+"down" decreasing. Propagation walks up from the key slice, then down (or only one
+way: ``direction``). Each slice is prompted with the
 box of the previous slice's mask (plus a small margin) and, when enabled, the
 previous prediction as ``mask_input``; the walk stops where the object ends (mask
 empty or tiny; suddenly much larger: a leak; or filled with tissue of another
 intensity than the key slice's object: the model has moved on to a neighbour), at
-the user's slice range, or at the volume's edge. Encodes are requested a few slices
+the user's slice range, at a protected slice (accepted or edited by hand: never
+overwritten), or at the volume's edge. Each propagated slice gets a confidence: the
+model's predicted IoU and the intensity shift the stop rule measures
+(``PropagationResult.slice_score`` / ``slice_intensity_shift``), so a UI can flag weak
+slices. :func:`propagate_from_keys` segments several key slices from their boxes and
+propagates between and around them. Encodes are requested a few slices
 ahead of the front so the decoder waits as little as possible.
 
 Threading: the functions here only call ``engine.request``, ``engine.predict`` and
@@ -26,6 +33,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.engine.box_refine import BoxRefinement
 from medsam_gui.engine.scheduler import PREDICT_PRIORITY
 from medsam_gui.engine.types import EmbeddingNotReady, SliceWithoutContrast
 
@@ -35,6 +43,7 @@ WAIT_POLL_S = 0.005
 # Higher runs sooner. Slices ahead of the front come right after an embedding that a
 # predict() call is already waiting for, and before the visible slice's neighbours.
 ENCODE_PRIORITY_FRONT = PREDICT_PRIORITY - 1
+DIRECTIONS = ("both", "up", "down")  # up: increasing slice index z
 
 
 class PropagationCancelled(Exception):
@@ -49,6 +58,8 @@ class PropagationSettings:
         box_margin_px: pixels added on each side of the previous mask's bounding box
             (1: with LiteMedSAM's generous mask threshold a wider margin lets the
             mask grow slice after slice; see benchmarks/bench_propagation.py --margin).
+        box_margin_fraction: added to that margin, as a fraction of the mask box's side
+            (each side); with a box refinement a wider box lets a growing object grow.
         min_area_px: a mask smaller than this ends the object.
         min_area_fraction: ... or smaller than this fraction of the key slice's mask.
         max_growth: a mask more than this many times the previous one is a leak: stop.
@@ -62,9 +73,14 @@ class PropagationSettings:
             logits, re-framed by the engine) as ``mask_input`` along with the box.
         lookahead: how many slices ahead of the front to request encodes for.
         slice_range: (first, last) inclusive slices the walk may visit, or None for all.
+        box_refinement: the loose-box rule for each slice's ``engine.predict`` (see
+            engine/box_refine.py); None: the engine's default.
+        weak_score: a slice whose predicted IoU is below this is flagged weak.
+        weak_intensity_shift: ... or whose intensity shift is above this (key SDs).
     """
 
     box_margin_px: int = 1
+    box_margin_fraction: float = 0.0
     min_area_px: int = 10
     min_area_fraction: float = 0.02
     max_growth: float = 2.5
@@ -73,6 +89,9 @@ class PropagationSettings:
     use_mask_input: bool = False
     lookahead: int = 3
     slice_range: tuple[int, int] | None = None
+    box_refinement: BoxRefinement | None = None
+    weak_score: float = 0.75
+    weak_intensity_shift: float = 0.6
 
 
 @dataclass
@@ -80,10 +99,21 @@ class PropagationResult:
     """The 3D outcome.
 
     Attributes:
-        mask_zyx: bool ``[z, y, x]``, the key mask included.
+        mask_zyx: bool ``[z, y, x]``, the key mask(s) included; False on slices not written.
         first_slice, last_slice: inclusive range of slices holding mask voxels.
         cancelled: True when the user stopped it (the mask holds what was done).
         stop_reasons: why each direction ended, e.g. {'up': 'object ended at slice 41'}.
+        slice_written: bool ``[z]``: slices this result decides (key slices and every
+            propagated slice kept; never a protected slice). A caller re-propagating
+            replaces the label on exactly these slices (Document.paint_slice mode
+            'replace') and leaves the others alone.
+        slice_score: float32 ``[z]``: the model's predicted IoU on each slice it
+            predicted (kept or the one that ended the walk); NaN elsewhere (key slices
+            from an accepted mask, protected or unvisited slices).
+        slice_intensity_shift: float32 ``[z]``: how many key-object SDs the mask's mean
+            intensity lies from the key slice's object (the stop rule's measure); NaN
+            where not predicted.
+        weak_score, weak_intensity_shift: the thresholds :attr:`slice_weak` uses.
     """
 
     mask_zyx: np.ndarray
@@ -91,6 +121,28 @@ class PropagationResult:
     last_slice: int
     cancelled: bool = False
     stop_reasons: dict[str, str] = field(default_factory=dict)
+    slice_written: np.ndarray | None = None
+    slice_score: np.ndarray | None = None
+    slice_intensity_shift: np.ndarray | None = None
+    weak_score: float = PropagationSettings.weak_score
+    weak_intensity_shift: float = PropagationSettings.weak_intensity_shift
+
+    def __post_init__(self) -> None:
+        count = self.mask_zyx.shape[0]
+        if self.slice_written is None:
+            self.slice_written = self.mask_zyx.any(axis=(1, 2))
+        if self.slice_score is None:
+            self.slice_score = np.full(count, np.nan, dtype=np.float32)
+        if self.slice_intensity_shift is None:
+            self.slice_intensity_shift = np.full(count, np.nan, dtype=np.float32)
+
+    @property
+    def slice_weak(self) -> np.ndarray:
+        """bool ``[z]``: written slices the UI should flag for review (low predicted IoU
+        or an intensity shift near the stop threshold)."""
+        with np.errstate(invalid="ignore"):
+            weak = (self.slice_score < self.weak_score) | (self.slice_intensity_shift > self.weak_intensity_shift)
+        return weak & self.slice_written
 
 
 def box_of_mask(mask_yx: np.ndarray, margin_px: int = 0) -> tuple[int, int, int, int] | None:
@@ -119,8 +171,13 @@ def propagate(
     cancel: threading.Event | None = None,
     encode_inline: bool = False,
     key_prediction=None,
+    direction: str = "both",
+    protected_slices=None,
 ) -> PropagationResult:
-    """Carry ``key_mask_yx`` (bool ``[y, x]`` on slice ``key_slice_index``) up and down.
+    """Carry ``key_mask_yx`` (bool ``[y, x]`` on slice ``key_slice_index``) up and/or down.
+
+    "Re-propagate from this slice": pass the corrected slice as the key and the slices
+    accepted or edited by hand as ``protected_slices``; the walk stops before each.
 
     Args:
         engine: an engine whose volume has ``slice_count`` slices (``set_volume`` done);
@@ -133,49 +190,71 @@ def propagate(
         cancel: set it to stop between slices; the result holds what was done.
         encode_inline: run encodes on this thread (headless use, no worker thread).
         key_prediction: the key slice's Prediction, used as the first ``mask_input``.
+        direction: "both", "up" (increasing slice index only) or "down" (decreasing only).
+        protected_slices: slice indices (an iterable of ints, or a bool ``[z]`` array)
+            that propagation must never change; a walk ends on reaching one. The key
+            slice itself may be in it (it is written with ``key_mask_yx`` as given).
     Returns:
-        PropagationResult with the bool ``[z, y, x]`` mask.
+        PropagationResult with the bool ``[z, y, x]`` mask, the slices it wrote and a
+        per-slice confidence.
     """
     settings = settings or PropagationSettings()
+    if direction not in DIRECTIONS:
+        raise MedsamGuiError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     key_mask = np.asarray(key_mask_yx, dtype=bool)
     if not key_mask.any():
         raise MedsamGuiError("the key slice mask is empty: accept a mask before propagating")
     first_allowed, last_allowed = _allowed_range(settings.slice_range, slice_count, key_slice_index)
+    protected = protected_slice_flags(protected_slices, slice_count)
     mask_zyx = np.zeros((slice_count, *key_mask.shape), dtype=bool)
     mask_zyx[key_slice_index] = key_mask
+    written = np.zeros(slice_count, dtype=bool)
+    written[key_slice_index] = True
+    scores = np.full(slice_count, np.nan, dtype=np.float32)
+    shifts = np.full(slice_count, np.nan, dtype=np.float32)
+    if key_prediction is not None:
+        scores[key_slice_index] = float(key_prediction.score)
     min_area = max(settings.min_area_px, int(settings.min_area_fraction * key_mask.sum()))
     voxels = engine.volume.voxels
     key_mean, key_std = _intensity_stats(voxels[key_slice_index], key_mask)
-    total = last_allowed - first_allowed
+    directions = tuple(
+        (name, step, limit) for name, step, limit in (("up", 1, last_allowed), ("down", -1, first_allowed))
+        if direction in ("both", name)
+    )
+    total = sum(abs(limit - key_slice_index) for _, _, limit in directions)
     done = 0
     reasons: dict[str, str] = {}
     cancelled = False
-    directions = (("up", 1, last_allowed), ("down", -1, first_allowed))
-    key_box = box_of_mask(key_mask, settings.box_margin_px)
+    key_box = _prompt_box(key_mask, settings)
     for _, step, limit in directions:  # both fronts' first slices are wanted first
-        _request_ahead(engine, key_slice_index, step, limit, settings.lookahead, key_box, key_mask.shape)
+        _request_ahead(engine, key_slice_index, step, _protected_limit(protected, key_slice_index, step, limit),
+                       settings.lookahead, key_box, key_mask.shape)
     try:
         for name, step, limit in directions:
             previous_mask, previous_prediction = key_mask, key_prediction
+            limit_here = _protected_limit(protected, key_slice_index, step, limit)
             slice_index = key_slice_index + step
-            reasons[name] = f"reached slice {limit}"
-            while (slice_index - limit) * step <= 0:
-                box = box_of_mask(previous_mask, settings.box_margin_px)
-                _request_ahead(engine, slice_index - step, step, limit, settings.lookahead, box, key_mask.shape)
+            reasons[name] = f"reached slice {limit}" if limit_here == limit else f"reached protected slice {limit_here + step}"
+            while (slice_index - limit_here) * step <= 0:
+                box = _prompt_box(previous_mask, settings)
+                _request_ahead(engine, slice_index - step, step, limit_here, settings.lookahead, box, key_mask.shape)
                 mask_input = None
                 if settings.use_mask_input and previous_prediction is not None:
                     mask_input = replace(previous_prediction, slice_index=slice_index)
                 try:
-                    prediction = _predict_when_ready(engine, slice_index, box, mask_input, cancel, encode_inline)
+                    prediction = _predict_when_ready(engine, slice_index, box, mask_input, cancel, encode_inline,
+                                                     settings.box_refinement)
                 except SliceWithoutContrast:
                     reasons[name] = f"slice {slice_index} has no contrast"
                     break
                 done += 1
                 shift = _intensity_shift(voxels[slice_index], prediction.mask, key_mean, key_std)
+                scores[slice_index], shifts[slice_index] = float(prediction.score), shift
                 stop_reason = _stop_reason(prediction.mask, previous_mask, min_area, settings, slice_index,
                                            prediction.score, shift)
                 if stop_reason is None:
                     mask_zyx[slice_index] = prediction.mask
+                    written[slice_index] = True
                     previous_mask, previous_prediction = prediction.mask, prediction
                 if progress is not None:
                     progress(done, total)
@@ -190,7 +269,124 @@ def propagate(
     if progress is not None and not cancelled:
         progress(total, total)
     present = np.flatnonzero(mask_zyx.any(axis=(1, 2)))
-    return PropagationResult(mask_zyx, int(present[0]), int(present[-1]), cancelled, reasons)
+    return PropagationResult(mask_zyx, int(present[0]), int(present[-1]), cancelled, reasons, written, scores, shifts,
+                             settings.weak_score, settings.weak_intensity_shift)
+
+
+def propagate_from_keys(
+    engine,
+    key_boxes: dict[int, tuple[int, int, int, int]],
+    slice_count: int,
+    settings: PropagationSettings | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    encode_inline: bool = False,
+    protected_slices=None,
+) -> PropagationResult:
+    """Boxes drawn on several key slices: segment each key slice from its box, then
+    propagate from each key to the slices nearer to it than to any other key (between
+    two keys the fronts meet halfway; below the lowest and above the highest key the
+    walk goes on until the object ends).
+
+    Args:
+        key_boxes: {slice_index: box_xyxy} (inclusive corners, x = column, y = row).
+        slice_count, settings, progress, cancel, encode_inline: as for :func:`propagate`
+            (``settings.slice_range`` bounds the whole run).
+        protected_slices: as for :func:`propagate`; a protected key slice is not segmented.
+    Returns:
+        One PropagationResult over all keys; ``stop_reasons`` keys read
+        'up from 12' / 'down from 12'.
+    """
+    if not key_boxes:
+        raise ValueError("at least one key box is needed")
+    settings = settings or PropagationSettings()
+    keys = sorted(int(z) for z in key_boxes)
+    protected = protected_slice_flags(protected_slices, slice_count)
+    first_allowed, last_allowed = _allowed_range(settings.slice_range, slice_count, keys[0])
+    _allowed_range(settings.slice_range, slice_count, keys[-1])
+    for position, slice_index in enumerate(keys):
+        engine.request(slice_index, ENCODE_PRIORITY_FRONT - position)
+    shape = (slice_count, *engine.volume.shape_zyx[1:])
+    combined = PropagationResult(np.zeros(shape, dtype=bool), keys[0], keys[-1])
+    combined.slice_written[:] = False
+    planned = max(last_allowed - first_allowed + 1, 1)
+    done_before = 0
+    try:
+        for position, key in enumerate(keys):
+            if protected[key]:
+                continue
+            prediction = _predict_when_ready(engine, key, key_boxes[key], None, cancel, encode_inline,
+                                             settings.box_refinement)
+            if not prediction.mask.any():
+                combined.stop_reasons[f"key {key}"] = f"the box on slice {key} gave an empty mask"
+                continue
+            low = first_allowed if position == 0 else (keys[position - 1] + key) // 2 + 1
+            high = last_allowed if position == len(keys) - 1 else (key + keys[position + 1]) // 2
+            others = protected.copy()
+            others[[k for k in keys if k != key]] = True
+            part_progress = None if progress is None else (lambda d, t, base=done_before: progress(base + d, planned))
+            part = propagate(engine, key, prediction.mask, slice_count, replace(settings, slice_range=(low, high)),
+                             part_progress, cancel, encode_inline, prediction, "both", others)
+            done_before += high - low
+            for array_name in ("slice_score", "slice_intensity_shift"):
+                mine = getattr(part, array_name)
+                getattr(combined, array_name)[part.slice_written | ~np.isnan(mine)] = mine[part.slice_written | ~np.isnan(mine)]
+            combined.mask_zyx[part.slice_written] = part.mask_zyx[part.slice_written]
+            combined.slice_written |= part.slice_written
+            combined.stop_reasons.update({f"{name} from {key}": why for name, why in part.stop_reasons.items()})
+            if part.cancelled:
+                raise PropagationCancelled()
+    except PropagationCancelled:
+        combined.cancelled = True
+        combined.stop_reasons["cancelled"] = "cancelled by the user"
+    present = np.flatnonzero(combined.mask_zyx.any(axis=(1, 2)))
+    if present.size:
+        combined.first_slice, combined.last_slice = int(present[0]), int(present[-1])
+    combined.weak_score, combined.weak_intensity_shift = settings.weak_score, settings.weak_intensity_shift
+    if progress is not None and not combined.cancelled:
+        progress(planned, planned)
+    return combined
+
+
+def _prompt_box(previous_mask_yx: np.ndarray, settings: PropagationSettings):
+    """The box prompt for the next slice: the previous mask's box plus the margin."""
+    box = box_of_mask(previous_mask_yx, 0)
+    if box is None:
+        return None
+    rows, cols = previous_mask_yx.shape
+    mx = settings.box_margin_px + settings.box_margin_fraction * (box[2] - box[0] + 1)
+    my = settings.box_margin_px + settings.box_margin_fraction * (box[3] - box[1] + 1)
+    return (max(int(round(box[0] - mx)), 0), max(int(round(box[1] - my)), 0),
+            min(int(round(box[2] + mx)), cols - 1), min(int(round(box[3] + my)), rows - 1))
+
+
+def protected_slice_flags(protected_slices, slice_count: int) -> np.ndarray:
+    """bool ``[z]`` from None, an iterable of slice indices, or a bool ``[z]`` array."""
+    flags = np.zeros(slice_count, dtype=bool)
+    if protected_slices is None:
+        return flags
+    if isinstance(protected_slices, (set, frozenset)):
+        protected_slices = sorted(protected_slices)
+    given = np.asarray(protected_slices)
+    if given.dtype == bool:
+        if given.shape != (slice_count,):
+            raise MedsamGuiError(f"protected_slices as flags must have shape ({slice_count},), got {given.shape}")
+        return given.copy()
+    indices = given.astype(np.int64).reshape(-1)
+    indices = indices[(indices >= 0) & (indices < slice_count)]
+    flags[indices] = True
+    return flags
+
+
+def _protected_limit(protected: np.ndarray, key_slice_index: int, step: int, limit: int) -> int:
+    """The last slice a walk from the key in direction ``step`` may write: ``limit``, or
+    the slice before the first protected slice on the way."""
+    slice_index = key_slice_index + step
+    while (slice_index - limit) * step <= 0:
+        if protected[slice_index]:
+            return slice_index - step
+        slice_index += step
+    return limit
 
 
 def interpolate_boxes(key_boxes: dict[int, tuple[int, int, int, int]]) -> dict[int, tuple[int, int, int, int]]:
@@ -222,10 +418,13 @@ def segment_boxes(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     encode_inline: bool = False,
+    box_refinement: BoxRefinement | None = None,
 ) -> PropagationResult:
     """Segment each slice with its own box (e.g. from :func:`interpolate_boxes`).
 
-    Returns a PropagationResult whose bool ``[z, y, x]`` mask has shape ``shape_zyx``.
+    ``box_refinement``: the loose-box rule for each predict (None: the engine's default).
+    Returns a PropagationResult whose bool ``[z, y, x]`` mask has shape ``shape_zyx``;
+    ``slice_score`` holds each slice's predicted IoU.
     """
     if not boxes_by_slice:
         raise ValueError("no boxes to segment")
@@ -233,22 +432,25 @@ def segment_boxes(
     for position, slice_index in enumerate(ordered):
         engine.request(slice_index, ENCODE_PRIORITY_FRONT - position)
     mask_zyx = np.zeros(shape_zyx, dtype=bool)
+    scores = np.full(shape_zyx[0], np.nan, dtype=np.float32)
     cancelled = False
     try:
         for done, slice_index in enumerate(ordered, start=1):
             try:
                 prediction = _predict_when_ready(engine, slice_index, boxes_by_slice[slice_index], None, cancel,
-                                                 encode_inline)
+                                                 encode_inline, box_refinement)
             except SliceWithoutContrast:
                 continue  # a blank slice between key boxes stays empty
             mask_zyx[slice_index] = prediction.mask
+            scores[slice_index] = float(prediction.score)
             if progress is not None:
                 progress(done, len(ordered))
     except PropagationCancelled:
         cancelled = True
     present = np.flatnonzero(mask_zyx.any(axis=(1, 2)))
     first, last = (int(present[0]), int(present[-1])) if present.size else (ordered[0], ordered[-1])
-    return PropagationResult(mask_zyx, first, last, cancelled, {"cancelled": "cancelled by the user"} if cancelled else {})
+    return PropagationResult(mask_zyx, first, last, cancelled, {"cancelled": "cancelled by the user"} if cancelled else {},
+                             mask_zyx.any(axis=(1, 2)), scores)
 
 
 def _intensity_stats(slice_voxels: np.ndarray, mask_yx: np.ndarray) -> tuple[float, float]:
@@ -323,13 +525,15 @@ def _skip_remaining(done: int, slice_index: int, step: int, limit: int) -> int:
     return done + max((limit - slice_index) * step, 0)
 
 
-def _predict_when_ready(engine, slice_index: int, box_xyxy, mask_input, cancel, encode_inline: bool):
+def _predict_when_ready(engine, slice_index: int, box_xyxy, mask_input, cancel, encode_inline: bool,
+                        box_refinement: BoxRefinement | None = None):
     """``engine.predict`` for one slice, waiting for (or running) its encode; checks ``cancel``."""
+    extra = {} if box_refinement is None else {"box_refinement": box_refinement}
     while True:
         if cancel is not None and cancel.is_set():
             raise PropagationCancelled()
         try:
-            return engine.predict(slice_index, box_xyxy=box_xyxy, mask_input=mask_input)
+            return engine.predict(slice_index, box_xyxy=box_xyxy, mask_input=mask_input, **extra)
         except EmbeddingNotReady:
             if encode_inline:
                 engine.run_next_job(0.0)

@@ -12,6 +12,8 @@ from medsam_gui.engine.propagate import (
     box_of_mask,
     interpolate_boxes,
     propagate,
+    propagate_from_keys,
+    protected_slice_flags,
     segment_boxes,
 )
 
@@ -39,6 +41,16 @@ def test_interpolate_boxes_is_linear_between_key_slices():
     assert boxes[13] == (3, 6, 13, 25)
     assert boxes[14] == (4, 8, 14, 30)
     assert interpolate_boxes({3: (1, 2, 3, 4)}) == {3: (1, 2, 3, 4)}
+
+
+def test_protected_slices_accept_indices_or_flags():
+    assert protected_slice_flags(None, 4).tolist() == [False] * 4
+    assert protected_slice_flags([0, 2, 9, -1], 4).tolist() == [True, False, True, False]
+    assert protected_slice_flags({1, 3}, 4).tolist() == [False, True, False, True]
+    flags = np.array([False, True, False, False])
+    assert protected_slice_flags(flags, 4).tolist() == flags.tolist()
+    with pytest.raises(Exception):
+        protected_slice_flags(np.zeros(3, dtype=bool), 4)
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +151,52 @@ def test_propagation_stops_where_the_right_kidney_ends(spleen_case, data_root):
     assert abs(checked.last_slice - present[-1]) <= 2
     assert "intensity" in checked.stop_reasons["up"]
     assert dice(checked.mask_zyx, kidney) > dice(unchecked.mask_zyx, kidney) + 0.05
+
+
+@pytest.mark.slow
+def test_up_only_and_down_only_stay_on_their_side_with_a_confidence_per_slice(spleen_case):
+    engine, organ, key, key_mask = spleen_case
+    settings = PropagationSettings(slice_range=(key - 2, key + 2))
+    up = propagate(engine, key, key_mask, organ.shape[0], settings, encode_inline=True, direction="up")
+    down = propagate(engine, key, key_mask, organ.shape[0], settings, encode_inline=True, direction="down")
+    assert not up.mask_zyx[:key].any() and up.mask_zyx[key + 1 :].any()
+    assert not down.mask_zyx[key + 1 :].any() and down.mask_zyx[:key].any()
+    assert set(up.stop_reasons) == {"up"} and set(down.stop_reasons) == {"down"}
+    for result in (up, down):
+        propagated = np.flatnonzero(result.slice_written)
+        propagated = propagated[propagated != key]
+        assert propagated.size > 0
+        assert np.isfinite(result.slice_score[propagated]).all() and np.isfinite(result.slice_intensity_shift[propagated]).all()
+        assert ((result.slice_score[propagated] > 0) & (result.slice_score[propagated] <= 1.0001)).all()
+        assert result.slice_weak.shape == (organ.shape[0],) and not result.slice_weak[~result.slice_written].any()
+    with pytest.raises(Exception):
+        propagate(engine, key, key_mask, organ.shape[0], settings, direction="sideways")
+
+
+@pytest.mark.slow
+def test_repropagation_never_changes_protected_slices(spleen_case):
+    """Re-propagate from a corrected slice: hand-edited slices stay as they are."""
+    engine, organ, key, key_mask = spleen_case
+    settings = PropagationSettings(slice_range=(key - 3, key + 3))
+    corrected = key + 1
+    protected = {key, key + 3}  # the first key (accepted) and a slice edited by hand
+    result = propagate(engine, corrected, organ[corrected], organ.shape[0], settings, encode_inline=True,
+                       protected_slices=protected)
+    for slice_index in protected:
+        assert not result.slice_written[slice_index] and not result.mask_zyx[slice_index].any()
+        assert np.isnan(result.slice_score[slice_index])
+    assert result.slice_written[key + 2] and not result.slice_written[: key + 1].any()  # stopped at both walls
+    assert "protected" in result.stop_reasons["up"] and "protected" in result.stop_reasons["down"]
+    np.testing.assert_array_equal(result.mask_zyx[corrected], organ[corrected])  # the key is written as given
+
+
+@pytest.mark.slow
+def test_key_boxes_on_several_slices_propagate_between_and_around_them(spleen_case):
+    engine, organ, key, _ = spleen_case
+    keys = {key - 2: box_of_mask(organ[key - 2]), key + 2: box_of_mask(organ[key + 2])}
+    settings = PropagationSettings(slice_range=(key - 3, key + 3))
+    result = propagate_from_keys(engine, keys, organ.shape[0], settings, encode_inline=True, protected_slices=[key + 3])
+    window = slice(key - 3, key + 3)
+    assert result.slice_written[window].all() and not result.slice_written[key + 3]
+    assert np.isfinite(result.slice_score[window]).all()
+    assert dice(result.mask_zyx[window], organ[window]) > 0.75

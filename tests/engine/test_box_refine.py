@@ -1,0 +1,85 @@
+"""Loose-box refinement (engine/box_refine.py): the rules on synthetic masks, and in
+Engine.predict on real scans (decoder passes only, the same crop embedding)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_testkit import box_of, dice
+
+from medsam_gui.engine import EmbeddingNotReady, Engine
+from medsam_gui.engine.box_refine import BoxRefinement, Decoded, refine, refit_box, shrunk_box
+from medsam_gui.engine.cache import EmbeddingCache
+
+
+def blob(shape=(60, 80), rows=(20, 35), cols=(30, 50)):
+    mask = np.zeros(shape, dtype=bool)
+    mask[rows[0] : rows[1], cols[0] : cols[1]] = True
+    return mask
+
+
+def test_refit_moves_sides_in_to_the_mask_but_never_out_of_the_drawn_box():
+    mask = blob()  # box (30, 20, 49, 34)
+    mask[0, 79] = True  # a speck far away does not hold a side out
+    settings = BoxRefinement(margin_px=1)
+    assert refit_box(mask, (20, 10, 60, 45), settings) == (29, 19, 50, 35)
+    assert refit_box(mask, (30, 20, 49, 34), settings) is None  # tight already: no second pass
+    assert refit_box(mask, (31, 10, 48, 45), settings) == (31, 19, 48, 35)  # x sides stay where drawn
+    assert refit_box(np.zeros((10, 10), dtype=bool), (0, 0, 9, 9), settings) is None
+    assert shrunk_box((0, 0, 19, 9), 0.1) == (2, 1, 17, 8)
+
+
+def test_refine_decodes_the_refitted_box_and_counts_passes():
+    truth = blob()
+    decoded_boxes = []
+
+    def decode(box):  # a fake decoder: the object inside the box, grown by 3 px (a loose box's overshoot)
+        from scipy import ndimage
+
+        decoded_boxes.append(box)
+        x0, y0, x1, y1 = box
+        inside = np.zeros_like(truth)
+        inside[y0 : y1 + 1, x0 : x1 + 1] = True
+        mask = ndimage.binary_dilation(truth, iterations=3) & inside
+        return Decoded(mask, 0.9 if box[2] - box[0] < 30 else 0.8, np.full((4, 4), float(len(decoded_boxes)), np.float32))
+
+    result, last_box, passes = refine(decode, (20, 10, 60, 45), BoxRefinement(mode="off"))
+    assert passes == 1 and last_box == (20, 10, 60, 45)
+    decoded_boxes.clear()
+    result, last_box, passes = refine(decode, (20, 10, 60, 45), BoxRefinement(iterations=2))
+    assert decoded_boxes[0] == (20, 10, 60, 45) and last_box == (26, 16, 53, 38) and passes == 2  # 2nd round: no move
+    assert all(b[0] >= 20 and b[1] >= 10 and b[2] <= 60 and b[3] <= 45 for b in decoded_boxes)
+    guarded = refine(decode, (20, 10, 60, 45), BoxRefinement(keep_if_score_drops=-0.5))  # any refit "drops"
+    assert guarded[1] == (20, 10, 60, 45)
+    voted, _, vote_passes = refine(decode, (20, 10, 60, 45), BoxRefinement(mode="vote"), lambda logits: logits > 0)
+    assert vote_passes == 3 and voted.logits.shape == (4, 4)
+
+
+def predict_now(engine, slice_index, **prompts):
+    try:
+        return engine.predict(slice_index, **prompts)
+    except EmbeddingNotReady:
+        while engine.run_next_job(timeout_s=0.0) is not None:
+            pass
+        return engine.predict(slice_index, **prompts)
+
+
+@pytest.mark.slow
+def test_a_loose_box_on_a_small_structure_refits_inside_the_same_roi_crop(litemedsam_backend, data_root):
+    """The refit decodes against the crop embedding the drawn box chose: no new encode."""
+    from PIL import Image
+
+    from medsam_gui.core.volume import Volume
+
+    image = np.asarray(Image.open(data_root / "sammed2d" / "images" / "amos_0006_90.png").convert("RGB"))
+    truth = np.asarray(Image.open(data_root / "sammed2d" / "masks" / "amos_0006_90_aorta_000.png").convert("L")) > 0
+    engine = Engine(litemedsam_backend, EmbeddingCache(64))
+    engine.set_volume(Volume(image[None]))
+    x0, y0, x1, y1 = box_of(truth)
+    margin_x, margin_y = (x1 - x0 + 1) // 6, (y1 - y0 + 1) // 6
+    loose = (x0 - margin_x, y0 - margin_y, x1 + margin_x, y1 + margin_y)
+    plain = predict_now(engine, 0, box_xyxy=loose, box_refinement=BoxRefinement(mode="off"))
+    assert plain.used_roi_zoom
+    refined = engine.predict(0, box_xyxy=loose, box_refinement=BoxRefinement(mode="refit"))  # no EmbeddingNotReady
+    assert refined.crop == plain.crop and refined.box_xyxy == plain.box_xyxy
+    assert dice(refined.mask, truth) >= dice(plain.mask, truth) - 0.01
