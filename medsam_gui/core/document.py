@@ -145,6 +145,24 @@ class Document:
         value = self.active_label if value is None else value
         return self._record(edits.edit_paint_volume(self.labels, mask_zyx, value, description))
 
+    def replace_label_on_slices(self, mask_zyx: np.ndarray, slices_z: np.ndarray, value: int,
+                                description: str = "3D mask") -> bool:
+        """On each slice where ``slices_z`` (bool ``[z]``) is set, label ``value`` becomes
+        exactly ``mask_zyx`` (bool ``[z, y, x]``) there: its voxels outside the mask are
+        cleared, the mask's voxels take ``value``; other slices stay. One undo step (a
+        3D job's result, which may shrink what an earlier job wrote)."""
+        if self._refuse_if_read_only(description):
+            return False
+        chosen = np.flatnonzero(np.asarray(slices_z, dtype=bool))
+        if chosen.size == 0:
+            return False
+        z0, z1 = int(chosen[0]), int(chosen[-1]) + 1
+        current = self.labels[z0:z1]
+        within = np.asarray(slices_z, dtype=bool)[z0:z1, None, None]
+        new = np.where(within & (current == value), np.uint8(0), current)
+        new = np.where(within & mask_zyx[z0:z1], np.uint8(value), new)
+        return self._record(edits.edit_from_new_values(self.labels, new, (z0, 0, 0), description))
+
     def replace_labels(self, new_labels_zyx: np.ndarray, description: str = "import labels") -> bool:
         """Make the labelmap equal ``new_labels_zyx`` (an import) as one undo step."""
         if new_labels_zyx.shape != self.labels.shape:

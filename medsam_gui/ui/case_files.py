@@ -1,25 +1,19 @@
 """MainWindow behaviour for case files: export/import labels, sessions, the edit journal
-and crash recovery, and 3D segmentation (propagation, interpolated key boxes) with a
-progress dialog.
+and crash recovery.
 
 ``CaseFilesMixin`` is mixed into MainWindow; its public methods are the handlers of
-the File > Export/Import/Session and Segment > Propagate rows of ``actions.py``.
-It relies on the window's ``document``, ``engine``, ``show_error``, ``set_volume``,
-``render`` and status bar. Propagation runs on a plain thread (the encoder worker
-keeps running the engine's queue); the GUI thread polls its progress and paints
-the result into the Document as one undo step.
+the File > Export/Import/Session rows of ``actions.py``. It relies on the window's
+``document``, ``show_error``, ``set_volume``, ``render`` and status bar.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PyQt6.QtCore import QTimer
-from PyQt6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
+from PyQt6.QtWidgets import QFileDialog, QMessageBox
 
 from medsam_gui.core.errors import MedsamGuiError
-from medsam_gui.engine.propagate import PropagationSettings, interpolate_boxes, propagate, segment_boxes
 from medsam_gui.io.atomic import full_suffix
 from medsam_gui.io.autosave import COMPACT_INTERVAL_S, Autosaver
 from medsam_gui.io.dataset_export import write_coco, write_medsam_npz, write_png_masks
@@ -41,7 +35,6 @@ EXPORT_FILTERS = (
 )
 IMPORT_FILTER = "Labelmaps (*.nii.gz *.nii *.nrrd *.mha *.mhd *.dcm);;All files (*)"
 SESSION_FILTER = f"medsam-gui session (*{SESSION_SUFFIX})"
-PROGRESS_POLL_MS = 50
 JOURNAL_ERROR_POLL_MS = 1000
 
 
@@ -86,8 +79,6 @@ class CaseFilesMixin:
         self._journal_error_timer.setInterval(JOURNAL_ERROR_POLL_MS)
         self._journal_error_timer.timeout.connect(self._show_journal_errors)
         self._journal_error_timer.start()
-        self._propagation = None
-        self._key_boxes: dict[int, tuple[int, int, int, int]] = {}  # slice -> box_xyxy
         if self._recoverable:
             QTimer.singleShot(0, self.offer_recovery)
 
@@ -95,7 +86,6 @@ class CaseFilesMixin:
         """Stop journaling the case being left (its journal stays until a clean exit
         when it has unsaved changes)."""
         self.autosaver.detach()
-        self._key_boxes = {}
 
     def _after_case_opened(self) -> None:
         """Journal every change of the new case from now on (durable within moments)."""
@@ -107,8 +97,6 @@ class CaseFilesMixin:
         next start offers recovery."""
         self._compact_timer.stop()
         self._journal_error_timer.stop()
-        if self._propagation is not None:
-            self._propagation["cancel"].set()
         self.autosaver.close(keep_files=keep_journal)
 
     # -- journal and recovery -------------------------------------------------------------
@@ -248,102 +236,3 @@ class CaseFilesMixin:
         self.show_slice(state.slice_index)
         self.render()
         self.statusBar().showMessage(f"Opened session {path}", 5000)
-
-    # -- 3D: propagation and key-box interpolation ----------------------------------------
-    def propagate_active_label(self, settings: PropagationSettings | None = None) -> None:
-        """Carry the active label's mask on this slice through the volume (one undo step)."""
-        if not self._ready_for_volume_job():
-            return
-        document = self.document
-        key_slice = document.slice_index
-        key_mask = document.labels[key_slice] == document.active_label
-        if not key_mask.any():
-            self.show_error(f"label '{document.label_table.get(document.active_label).name}' has no voxels on this slice: accept a mask first")
-            return
-        self._start_volume_job(
-            "Propagating through the volume...", "propagate",
-            lambda progress, cancel: propagate(self.engine, key_slice, key_mask, document.labels.shape[0], settings,
-                                               progress=progress, cancel=cancel),
-        )
-
-    def add_key_box(self) -> None:
-        """Keep the box drawn on this slice as a key box for 'Interpolate key boxes'."""
-        if self.document is None or self.prompts.box_xyxy is None:
-            self.show_error("draw a box on this slice first, then add it as a key box")
-            return
-        self._key_boxes[self.document.slice_index] = self.prompts.box_xyxy
-        slices = ", ".join(str(index) for index in sorted(self._key_boxes))
-        self.statusBar().showMessage(f"Key boxes on slices {slices}", 8000)
-
-    def interpolate_key_boxes(self) -> None:
-        """MedSAM's 3D recipe: boxes on key slices, interpolated between, each slice
-        segmented from its box into the active label (one undo step)."""
-        if not self._ready_for_volume_job():
-            return
-        if len(self._key_boxes) < 2:
-            self.show_error("add key boxes on at least two slices first (draw a box, then Segment > Add key box)")
-            return
-        boxes = interpolate_boxes(self._key_boxes)
-        shape = self.document.labels.shape
-        self._key_boxes = {}
-        self._start_volume_job(
-            "Segmenting the interpolated boxes...", "interpolated boxes",
-            lambda progress, cancel: segment_boxes(self.engine, boxes, shape, progress=progress, cancel=cancel),
-        )
-
-    def _ready_for_volume_job(self) -> bool:
-        if self.document is None or self.engine is None:
-            self.show_error("open a scan and wait for the model first")
-            return False
-        if self._propagation is not None:
-            self.show_error("a 3D segmentation is already running")
-            return False
-        return True
-
-    def _start_volume_job(self, text: str, description: str, compute) -> None:
-        """Run ``compute(progress, cancel) -> PropagationResult`` on a plain thread with a
-        cancellable progress dialog; the GUI thread paints its mask as one undo step."""
-        document = self.document
-        state = {"done": 0, "total": 1, "result": None, "error": None, "cancel": threading.Event(),
-                 "value": document.active_label, "document": document, "description": description}
-
-        def run() -> None:
-            try:
-                state["result"] = compute(lambda done, total: state.update(done=done, total=total), state["cancel"])
-            except Exception as error:  # shown to the user on the GUI thread
-                state["error"] = error
-
-        dialog = QProgressDialog(text, "Cancel", 0, 100, self)
-        dialog.setObjectName("propagation_progress")
-        dialog.setMinimumDuration(0)
-        dialog.canceled.connect(state["cancel"].set)
-        state["dialog"] = dialog
-        state["thread"] = threading.Thread(target=run, name="propagation", daemon=True)
-        state["timer"] = QTimer(self)
-        state["timer"].setInterval(PROGRESS_POLL_MS)
-        state["timer"].timeout.connect(self._poll_propagation)
-        self._propagation = state
-        state["thread"].start()
-        state["timer"].start()
-        dialog.show()
-
-    def _poll_propagation(self) -> None:
-        state = self._propagation
-        state["dialog"].setValue(int(100 * state["done"] / max(state["total"], 1)))
-        if state["thread"].is_alive():
-            return
-        state["timer"].stop()
-        state["dialog"].reset()
-        state["dialog"].close()
-        self._propagation = None
-        if state["error"] is not None:
-            self.show_error(f"{state['description']} failed: {state['error']}")
-            return
-        result = state["result"]
-        if self.document is not state["document"]:
-            self.statusBar().showMessage(f"{state['description']} dropped: another case was opened meanwhile", 8000)
-            return
-        self.document.paint_volume(result.mask_zyx, value=state["value"], description=state["description"])
-        self.render()
-        reasons = "; ".join(result.stop_reasons.values())
-        self.statusBar().showMessage(f"{state['description']}: slices {result.first_slice}-{result.last_slice} ({reasons})", 8000)

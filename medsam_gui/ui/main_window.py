@@ -44,6 +44,7 @@ from medsam_gui.ui.panels.labels import LabelsPanel
 from medsam_gui.ui.panels.model import ModelPanel
 from medsam_gui.ui.project_controller import ProjectController
 from medsam_gui.ui.prompting import PromptSession
+from medsam_gui.ui.segment3d import Segment3DController
 from medsam_gui.ui.tools.box import BoxTool
 from medsam_gui.ui.tools.brush import BrushTool
 from medsam_gui.ui.tools.points import PointTool
@@ -93,6 +94,10 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.project_controller = ProjectController(
             self, self.cases_panel, self.cases_dock, self.labels_panel, self.statusBar(), self.show_error, self.open_path,
             self.set_volume, lambda: self.document, self.show_slice, self.render, self.confirm_unsaved_changes)
+        self.segment3d = Segment3DController(
+            self, current_document=lambda: self.document, current_engine=lambda: self.engine,
+            current_box=self._box_on_this_slice, show_slice=self.show_slice, render=self.render,
+            status=self.statusBar().showMessage, show_error=self.show_error, slice_strip=self.state_strip)
         self.actions_by_id = build_actions(self, self.menuBar())
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.setObjectName("menu.recent")
@@ -527,6 +532,12 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         if self.prompts.accept_into(self.document, replace_in_box=replace_in_box):
             self.statusBar().showMessage(f"{name} replaced inside the box" if replace_in_box else f"Mask added to {name}", 3000)
 
+    def _box_on_this_slice(self) -> tuple[int, int, int, int] | None:
+        """The box drawn on the slice on screen (x0, y0, x1, y1), or None."""
+        if self.document is None or self.prompts.slice_index != self.document.slice_index:
+            return None
+        return self.prompts.box_xyxy
+
     def discard_preview(self) -> None:
         self.prompts.clear()
 
@@ -632,6 +643,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         close the edit journal (``keep_journal``: leave it for recovery)."""
         self._stopped = True
         self.project_controller.shutdown()
+        self.segment3d.cancel()
         self._close_case_files(keep_journal)
         self._state_timer.stop()
         self.model_panel.shutdown()  # encoder service: a connection test in flight ends (issue 16)

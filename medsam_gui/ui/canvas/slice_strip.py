@@ -1,7 +1,9 @@
-"""A thin strip beside the slice slider: one cell per slice coloured by embedding state."""
+"""A thin strip beside the slice slider: one cell per slice coloured by embedding state,
+with the slices a 3D job flagged as weak marked in red below."""
 
 from __future__ import annotations
 
+import numpy as np
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import QWidget
@@ -13,6 +15,8 @@ STATE_COLOURS = {
 }
 NOT_REQUESTED = QColor(70, 70, 70)
 CURRENT_MARK = QColor(255, 255, 255)
+WEAK_MARK = QColor(230, 60, 50)
+WEAK_MARK_HEIGHT = 3
 
 
 class SliceStateStrip(QWidget):
@@ -21,11 +25,24 @@ class SliceStateStrip(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("slice_state_strip")
-        self.setFixedHeight(6)
+        self.setFixedHeight(6 + WEAK_MARK_HEIGHT)
         self.slice_count = 0
         self.current_slice = 0
         self.states: dict[int, str] = {}
+        self.weak_slices: list[int] = []
         self.setToolTip("Embeddings: green encoded, blue encoding, amber queued, grey not yet")
+
+    def set_weak_slices(self, weak_slices: list[int], scores=None) -> None:
+        """Mark ``weak_slices`` (a 3D job's low-confidence slices) in red; ``scores``
+        (float ``[z]``, the model's IoU estimate, NaN where none) go into the tooltip."""
+        self.weak_slices = list(weak_slices)
+        lines = ["Embeddings: green encoded, blue encoding, amber queued, grey not yet"]
+        if self.weak_slices:
+            described = [f"{index}" + (f" (IoU {scores[index]:.2f})" if scores is not None and not np.isnan(scores[index])
+                                       else "") for index in self.weak_slices[:12]]
+            lines.append("Red: weak slices of the last 3D job (W jumps there): " + ", ".join(described))
+        self.setToolTip("\n".join(lines))
+        self.update()
 
     def set_states(self, slice_count: int, states: dict[int, str], current_slice: int) -> None:
         if (slice_count, states, current_slice) != (self.slice_count, self.states, self.current_slice):
@@ -42,5 +59,8 @@ class SliceStateStrip(QWidget):
             colour = STATE_COLOURS.get(state)
             if colour is not None:
                 painter.fillRect(QRectF(slice_index * cell, 0, max(cell, 1.0), self.height()), colour)
+        band = self.height() - WEAK_MARK_HEIGHT
+        for slice_index in self.weak_slices:
+            painter.fillRect(QRectF(slice_index * cell, band, max(cell, 2.0), WEAK_MARK_HEIGHT), WEAK_MARK)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.fillRect(QRectF(self.current_slice * cell, 0, max(cell, 2.0), 2), CURRENT_MARK)
