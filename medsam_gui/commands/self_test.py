@@ -28,8 +28,6 @@ MIN_BOX_FILL = 0.20
 MAX_BOX_FILL = 0.95
 MIN_FRACTION_NEAR_BOX = 0.95
 BOX_MARGIN_PIXELS = 4
-ENCODE_TIMEOUT_S = 120.0
-MAX_ENCODE_JOBS = 4
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,9 @@ def _open_test_slice():
 
 def segment_test_slice() -> SelfTestReport:
     """Run the whole self-test and return its report; raises SelfTestFailure."""
-    from medsam_gui.engine import EmbeddingNotReady, Engine
+    from medsam_gui.core.errors import MedsamGuiError
+    from medsam_gui.engine import Engine
+    from medsam_gui.engine.headless import predict_blocking
 
     volume = _open_test_slice()
     started = time.perf_counter()
@@ -128,21 +128,15 @@ def segment_test_slice() -> SelfTestReport:
     load_ms = (time.perf_counter() - started) * 1000.0
     engine.set_volume(volume)
     slice_index = 0
-    engine.request(slice_index)
-    encode_s = 0.0
-    for _ in range(MAX_ENCODE_JOBS):
-        started = time.perf_counter()
-        engine.run_next_job(ENCODE_TIMEOUT_S)
-        encode_s += time.perf_counter() - started
-        try:
-            started = time.perf_counter()
-            prediction = engine.predict(slice_index, box_xyxy=VERTEBRA_BOX_XYXY)
-            decode_ms = (time.perf_counter() - started) * 1000.0
-            break
-        except EmbeddingNotReady:  # e.g. an ROI-zoom embedding was queued: encode it too
-            continue
-    else:
-        raise SelfTestFailure(f"no prediction after {MAX_ENCODE_JOBS} encoder jobs")
+    encodes = []
+    try:  # encodes what the box needs (the slice, or an ROI-zoom crop) in this thread
+        predict_blocking(engine, slice_index, box_xyxy=VERTEBRA_BOX_XYXY, on_encoded=encodes.append)
+    except MedsamGuiError as error:
+        raise SelfTestFailure(str(error)) from error
+    encode_s = sum(result.seconds for result in encodes)
+    started = time.perf_counter()
+    prediction = engine.predict(slice_index, box_xyxy=VERTEBRA_BOX_XYXY)  # the decoder alone
+    decode_ms = (time.perf_counter() - started) * 1000.0
     hu_yx = np.asarray(volume.slice(slice_index), dtype=np.float32)
     mask_yx = np.asarray(prediction.mask, dtype=bool)
     problems = mask_problems(mask_yx, VERTEBRA_BOX_XYXY, hu_yx)
