@@ -14,10 +14,12 @@ import numpy as np
 from medsam_gui.core import edits
 from medsam_gui.core.history import History, Step, TableChange
 from medsam_gui.core.labelmap import Label, LabelTable, new_label_array
+from medsam_gui.core.planes import PlaneGeometry
 from medsam_gui.core.volume import Volume
 from medsam_gui.core.window import default_display_window
 
 LabelsChangedListener = Callable[[int, int], None]  # (first slice, last slice + 1)
+CursorListener = Callable[[tuple[int, int, int], tuple[int, int, int]], None]  # (previous zyx, new zyx)
 RefusedEditListener = Callable[[str], None]  # (description of the refused edit)
 
 
@@ -52,7 +54,9 @@ class Document:
         labels: uint8 ``[z, y, x]`` on the volume's display grid.
         label_table: names and colours of the label values.
         history: undo/redo of every change to ``labels``.
-        slice_index: the slice on screen.
+        cursor_zyx: the linked 3D cursor (z, y, x): each plane's view shows the slice
+            through it (axial z, coronal y, sagittal x); set with ``set_cursor``.
+        slice_index: the axial slice on screen, the cursor's z (assigning it moves the cursor).
         active_label: value new masks and brush strokes go into.
         window_center, window_width: the display window (never what the model sees).
         read_only: when True, label edits, label renames/recolours/deletions, undo and
@@ -65,7 +69,8 @@ class Document:
         self.labels = new_label_array(volume.shape_zyx)
         self.label_table = LabelTable()
         self.history = History(max_bytes=history_max_bytes)
-        self.slice_index = volume.shape_zyx[0] // 2
+        self._cursor_listeners: list[CursorListener] = []
+        self.cursor_zyx: tuple[int, int, int] = tuple(int(size) // 2 for size in volume.shape_zyx)
         self.active_label = self.label_table.add().value
         self.window_center, self.window_width = default_display_window(
             volume.voxels, volume.modality, volume.default_window
@@ -84,6 +89,40 @@ class Document:
     def _notify(self, first_slice: int, end_slice: int) -> None:
         for listener in self._listeners:
             listener(first_slice, end_slice)
+
+    def add_cursor_listener(self, listener: CursorListener) -> None:
+        """``listener(previous_zyx, cursor_zyx)`` is called after every move of the 3D cursor."""
+        self._cursor_listeners.append(listener)
+
+    # -- the 3D cursor ---------------------------------------------------------------
+    def set_cursor(self, cursor_zyx) -> bool:
+        """Move the 3D cursor to voxel (z, y, x) (clamped into the volume) and announce it.
+        Returns True when it moved."""
+        clamped = tuple(min(max(int(v), 0), size - 1) for v, size in zip(cursor_zyx, self.labels.shape))
+        previous = self.cursor_zyx
+        if clamped == previous:
+            return False
+        self.cursor_zyx = clamped
+        for listener in list(self._cursor_listeners):
+            listener(previous, clamped)
+        return True
+
+    @property
+    def slice_index(self) -> int:
+        """The axial slice on screen: the cursor's z."""
+        return self.cursor_zyx[0]
+
+    @slice_index.setter
+    def slice_index(self, slice_index: int) -> None:
+        self.set_cursor((slice_index, self.cursor_zyx[1], self.cursor_zyx[2]))
+
+    def plane_geometry(self, plane: str) -> PlaneGeometry:
+        """How ``plane`` ('axial', 'coronal', 'sagittal') of this volume is cut and shown."""
+        return PlaneGeometry.of(self.volume, plane)
+
+    def plane_index(self, plane: str) -> int:
+        """The slice of ``plane`` through the cursor."""
+        return self.plane_geometry(plane).from_volume(*self.cursor_zyx)[0]
 
     def add_change_listener(self, listener: ChangeListener) -> None:
         """``listener(change: DocumentChange)`` is called after every change of the
@@ -137,6 +176,17 @@ class Document:
             return False
         value = self.active_label if value is None else value
         return self._record(edits.edit_paint_slice(self.labels, slice_index, mask_yx, value, mode, description, within_yx))
+
+    def paint_plane(self, plane: str, index: int, mask_2d: np.ndarray, value: int | None = None, mode: str = "add",
+                    description: str = "paint", within: np.ndarray | None = None) -> bool:
+        """Write a 2D mask ``[row, column]`` (as the plane is displayed, see
+        ``core.planes``) into slice ``index`` of ``plane`` as one LabelEdit (modes as
+        ``paint_slice``). Returns True when a voxel changed; joins an open brush stroke."""
+        if self._refuse_if_read_only(description):
+            return False
+        value = self.active_label if value is None else value
+        return self._record(edits.edit_paint_plane(self.labels, self.plane_geometry(plane), index, mask_2d, value, mode,
+                                                   description, within))
 
     def paint_volume(self, mask_zyx: np.ndarray, value: int | None = None, description: str = "3D mask") -> bool:
         """Paint a 3D mask ``[z, y, x]`` with ``value`` as one undo step."""

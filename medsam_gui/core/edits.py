@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medsam_gui.core.planes import PlaneGeometry
+
 BoxZYX = tuple[int, int, int, int, int, int]  # z0, z1, y0, y1, x0, x1 (end exclusive)
 
 
@@ -120,11 +122,9 @@ def edit_from_new_values(
     )
 
 
-def edit_paint_slice(
-    labels: np.ndarray, slice_index: int, mask_yx: np.ndarray, value: int, mode: str = "add", description: str = "",
-    within_yx: np.ndarray | None = None,
-) -> LabelEdit | None:
-    """The edit for writing a 2D mask ``[y, x]`` into slice ``slice_index``.
+def painted(current_yx: np.ndarray, mask_yx: np.ndarray, value: int, mode: str = "add",
+            within_yx: np.ndarray | None = None) -> np.ndarray:
+    """The new values of a 2D label image ``current_yx`` after writing ``mask_yx`` into it.
 
     Modes:
         'add': voxels under the mask become ``value`` (paints over other labels).
@@ -134,23 +134,43 @@ def edit_paint_slice(
             mask there become 0, those outside ``within_yx`` stay.
     """
     mask = np.asarray(mask_yx, dtype=bool)
-    current = labels[slice_index]
-    if mask.shape != current.shape:
-        raise ValueError(f"mask shape {mask.shape} differs from slice shape {current.shape}")
+    if mask.shape != current_yx.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from slice shape {current_yx.shape}")
     within = np.ones_like(mask) if within_yx is None else np.asarray(within_yx, dtype=bool)
-    if within.shape != current.shape:
-        raise ValueError(f"region shape {within.shape} differs from slice shape {current.shape}")
+    if within.shape != current_yx.shape:
+        raise ValueError(f"region shape {within.shape} differs from slice shape {current_yx.shape}")
     if mode == "add":
-        new = np.where(mask, np.uint8(value), current)
-    elif mode == "erase":
-        hit = mask if value == 0 else mask & (current == value)
-        new = np.where(hit, np.uint8(0), current)
-    elif mode == "replace":
-        new = np.where((current == value) & within, np.uint8(0), current)
-        new = np.where(mask, np.uint8(value), new)
-    else:
-        raise ValueError(f"unknown paint mode '{mode}'")
+        return np.where(mask, np.uint8(value), current_yx)
+    if mode == "erase":
+        hit = mask if value == 0 else mask & (current_yx == value)
+        return np.where(hit, np.uint8(0), current_yx)
+    if mode == "replace":
+        new = np.where((current_yx == value) & within, np.uint8(0), current_yx)
+        return np.where(mask, np.uint8(value), new)
+    raise ValueError(f"unknown paint mode '{mode}'")
+
+
+def edit_paint_slice(
+    labels: np.ndarray, slice_index: int, mask_yx: np.ndarray, value: int, mode: str = "add", description: str = "",
+    within_yx: np.ndarray | None = None,
+) -> LabelEdit | None:
+    """The edit for writing a 2D mask ``[y, x]`` into axial slice ``slice_index``
+    (modes: see :func:`painted`)."""
+    new = painted(labels[slice_index], mask_yx, value, mode, within_yx)
     return edit_from_new_values(labels, new[None], (slice_index, 0, 0), description)
+
+
+def edit_paint_plane(
+    labels: np.ndarray, geometry: PlaneGeometry, index: int, mask_2d: np.ndarray, value: int, mode: str = "add",
+    description: str = "", within_2d: np.ndarray | None = None,
+) -> LabelEdit | None:
+    """The edit for writing a 2D mask ``[row, column]``, as the plane is displayed
+    (``PlaneGeometry.take``), into slice ``index`` of ``geometry.plane`` (modes: see
+    :func:`painted`). Only that one-voxel-thick slab of ``labels`` ``[z, y, x]`` can change.
+    """
+    new = painted(geometry.take(labels, index), mask_2d, value, mode, within_2d)
+    block, offset_zyx = geometry.block(new, index)
+    return edit_from_new_values(labels, block, offset_zyx, description)
 
 
 def edit_paint_volume(labels: np.ndarray, mask_zyx: np.ndarray, value: int, description: str = "") -> LabelEdit | None:

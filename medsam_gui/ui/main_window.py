@@ -1,4 +1,4 @@
-"""MainWindow: the slice view, slider with embedding states, docks, menus, status bar.
+"""MainWindow: the plane views, slider with embedding states, docks, menus, status bar.
 
 The GUI thread alone touches the Document. The encoder thread (EncoderWorker) and the
 decoder thread (DecoderWorker) only compute; their results arrive as queued signals.
@@ -31,22 +31,23 @@ from medsam_gui.core.document import Document
 from medsam_gui.core.window import CT_DISPLAY_PRESETS, percentile_window
 from medsam_gui.ui import recent_files
 from medsam_gui.ui.actions import build_actions
-from medsam_gui.ui.canvas.orientation import edge_letters
 from medsam_gui.ui.canvas.readout import CursorReadout
-from medsam_gui.ui.canvas.rendering import overlay_to_qimage, preview_to_qimage, slice_to_qimage
+from medsam_gui.ui.canvas.rendering import preview_to_qimage
 from medsam_gui.ui.canvas.slice_strip import SliceStateStrip
 from medsam_gui.ui.canvas.start_hint import StartHint
-from medsam_gui.ui.canvas.view import SliceView, accept_file_drag, dropped_local_paths
+from medsam_gui.ui.canvas.view import accept_file_drag, dropped_local_paths
 from medsam_gui.ui.case_files import CaseFilesMixin
 from medsam_gui.ui.dialogs import SeriesChooser, ShortcutsDialog
 from medsam_gui.ui.panels.cases import CasesPanel
 from medsam_gui.ui.panels.labels import LabelsPanel
 from medsam_gui.ui.panels.model import ModelPanel
+from medsam_gui.ui.plane_views import PlaneViews
 from medsam_gui.ui.project_controller import ProjectController
 from medsam_gui.ui.prompting import PromptSession
 from medsam_gui.ui.segment3d import Segment3DController
 from medsam_gui.ui.tools.box import BoxTool
 from medsam_gui.ui.tools.brush import BrushTool
+from medsam_gui.ui.tools.crosshair import CrosshairTool
 from medsam_gui.ui.tools.points import PointTool
 from medsam_gui.ui.worker import DecoderWorker, EncoderWorker, EngineLoader, VolumeLoader
 
@@ -60,7 +61,8 @@ class MainWindow(CaseFilesMixin, QMainWindow):
     """The app window. Pass ``engine`` to share one; otherwise one is created in the background,
     unless ``load_model`` is False (then ``attach_engine`` gives the window its model later).
 
-    Tools use the window as their context: ``document``, ``prompts``, ``view``, ``brush_radius``.
+    Tools use the window as their context: ``document``, ``prompts``, ``view`` (the axial
+    view), ``plane_views``, ``brush_radius``, ``statusBar()``.
     """
 
     def __init__(self, engine=None, model_name: str = "litemedsam", parent=None, load_model: bool = True) -> None:
@@ -88,8 +90,8 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.prompts.decoded.connect(lambda ms: self.decoder_label.setText(f"decoder {ms:.0f} ms"))
         self.prompts.failed.connect(self.show_error)
 
-        self._build_central()
         self._build_docks()
+        self._build_central()
         self._build_status_bar()
         self.project_controller = ProjectController(
             self, self.cases_panel, self.cases_dock, self.labels_panel, self.statusBar(), self.show_error, self.open_path,
@@ -110,6 +112,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             "points": PointTool(self),
             "brush": BrushTool(self),
             "eraser": BrushTool(self, erase=True),
+            "crosshair": CrosshairTool(self),
         }
         self.use_box_tool()
 
@@ -129,11 +132,12 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     # -- layout ----------------------------------------------------------------------
     def _build_central(self) -> None:
-        self.view = SliceView()
-        self.view.slice_step.connect(lambda delta: self.show_slice(self._slice() + delta))
-        self.view.cursor_moved.connect(lambda x, y: self.readout_label.show_cursor(self.document, x, y))
-        self.view.window_dragged.connect(self._on_window_dragged)
-        self.view.files_dropped.connect(lambda paths: self.open_path(paths[0]))
+        self.plane_views = PlaneViews(self.labels_panel, self.statusBar().showMessage, self)
+        self.view = self.plane_views.axial  # prompts and their preview live on the axial view
+        self.plane_views.cursor_moved.connect(
+            lambda plane, x, y: self.readout_label.show_cursor(self.document, x, y, plane))
+        self.plane_views.window_dragged.connect(self._on_window_dragged)
+        self.plane_views.files_dropped.connect(lambda paths: self.open_path(paths[0]))
         self.start_hint = StartHint()
         self.start_hint.recent_chosen.connect(self.open_path)
         self.view.set_placeholder(self.start_hint)
@@ -154,7 +158,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.plane_views.widget, 1)
         layout.addLayout(slider_row)
         self.setCentralWidget(central)
 
@@ -316,9 +320,10 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.prompts.clear()
         self.document = Document(volume)
         self.document.add_labels_listener(self._on_labels_changed)
+        self.document.add_cursor_listener(self._on_cursor_moved)
         self._after_case_opened()  # the edit journal (case_files.py)
         self.labels_panel.set_document(self.document)
-        self.view.edge_letters = {} if volume.is_2d else edge_letters(volume.direction)
+        self.plane_views.set_document(self.document)
         slice_count = volume.shape_zyx[0]
         self.slider.blockSignals(True)
         self.slider.setRange(0, slice_count - 1)
@@ -334,7 +339,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         if self.engine is not None:
             self._give_volume_to_engine()
         self.render()
-        self.view.fit()
+        self.plane_views.fit()
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -354,39 +359,20 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             self.open_path(paths[0])
 
     # -- drawing ---------------------------------------------------------------------
-    def _slice(self) -> int:
-        return self.document.slice_index if self.document is not None else 0
-
     def render(self) -> None:
-        """Redraw the slice, the overlay and the preview of the current slice."""
-        document = self.document
-        if document is None:
-            return
-        volume = document.volume
-        index = document.slice_index
-        row_aspect = volume.spacing_xyz[1] / volume.spacing_xyz[0] if volume.spacing_xyz[0] > 0 else 1.0
-        self.view.set_image(slice_to_qimage(volume.slice(index), document.window_center, document.window_width), row_aspect)
-        self._draw_overlay()
+        """Redraw every plane view, and the preview and prompt of the current axial slice."""
+        if self.document is not None:
+            self.plane_views.render()
+            self._draw_axial_extras()
+
+    def _draw_axial_extras(self) -> None:
+        """The preview, the prompt graphics, the slice label and the read-out."""
         self._draw_preview()
         self._draw_prompt()
-        last = volume.shape_zyx[0] - 1
+        last = self.document.volume.shape_zyx[0] - 1
         self.slice_label.setMinimumWidth(self.slice_label.fontMetrics().horizontalAdvance(f"slice {last} of 0-{last} "))
-        self.slice_label.setText(f"slice {index} of 0-{last}")  # 0-based, as the command line counts
-        self.readout_label.refresh(document)
-
-    def _draw_overlay(self) -> None:
-        document = self.document
-        if document is None or not self.labels_panel.overlays_visible:
-            self.view.set_overlay(None)
-            return
-        self.view.set_overlay(
-            overlay_to_qimage(
-                document.labels[document.slice_index],
-                document.label_table.lookup_table(),
-                self.labels_panel.opacity,
-                self.labels_panel.outline_only,
-            )
-        )
+        self.slice_label.setText(f"slice {self.document.slice_index} of 0-{last}")  # 0-based, as the command line counts
+        self.readout_label.refresh(self.document)
 
     def _draw_preview(self) -> None:
         preview = self.prompts.preview
@@ -409,43 +395,47 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             prompts.point_labels,
         )
 
-    def _on_labels_changed(self, first_slice: int, end_slice: int) -> None:
-        if first_slice <= self._slice() < end_slice:
-            self._draw_overlay()
+    def _on_labels_changed(self, first_slice: int, end_slice: int) -> None:  # the views redraw themselves
         self.labels_panel.refresh_if_table_changed()  # undo may bring a deleted label back
 
     # -- navigation ------------------------------------------------------------------
     def show_slice(self, slice_index: int) -> None:
-        """Show slice ``slice_index`` (clamped) and encode it first."""
+        """Show axial slice ``slice_index`` (clamped) and encode it first (moves the 3D cursor)."""
         if self.document is None:
             return
         slice_index = int(min(max(slice_index, 0), self.document.volume.shape_zyx[0] - 1))
-        if slice_index == self.document.slice_index and self.slider.value() == slice_index:
-            return
-        if self.prompts.slice_index is not None and self.prompts.slice_index != slice_index:
-            self.prompts.clear()
-        self.document.slice_index = slice_index
-        self.slider.blockSignals(True)
-        self.slider.setValue(slice_index)
-        self.slider.blockSignals(False)
-        if self.engine is not None:
-            self.engine.focus(slice_index)
-        self.render()
+        if not self.document.set_cursor((slice_index, *self.document.cursor_zyx[1:])) and \
+                self.slider.value() != slice_index:
+            self._on_cursor_moved(self.document.cursor_zyx, self.document.cursor_zyx)
+
+    def _on_cursor_moved(self, previous_zyx, cursor_zyx) -> None:
+        """The 3D cursor moved (the plane views redraw themselves): a new axial slice
+        leaves the prompt of the old one, moves the slider and is encoded first."""
+        slice_index = cursor_zyx[0]
+        if previous_zyx[0] != slice_index or self.slider.value() != slice_index:
+            if self.prompts.slice_index is not None and self.prompts.slice_index != slice_index:
+                self.prompts.clear()
+            self.slider.blockSignals(True)
+            self.slider.setValue(slice_index)
+            self.slider.blockSignals(False)
+            if self.engine is not None:
+                self.engine.focus(slice_index)
+        self._draw_axial_extras()
 
     def next_slice(self) -> None:
-        self.show_slice(self._slice() + 1)
+        self.plane_views.step(self.plane_views.current_plane, +1)
 
     def previous_slice(self) -> None:
-        self.show_slice(self._slice() - 1)
+        self.plane_views.step(self.plane_views.current_plane, -1)
 
     def fit_view(self) -> None:
-        self.view.fit()
+        self.plane_views.fit()
 
     def zoom_in(self) -> None:
-        self.view.zoom_by(1.25)
+        self.plane_views.view_for_zoom().zoom_by(1.25)
 
     def zoom_out(self) -> None:
-        self.view.zoom_by(0.8)
+        self.plane_views.view_for_zoom().zoom_by(0.8)
 
     # -- window / level --------------------------------------------------------------
     def set_display_window(self, center: float, width: float) -> None:
@@ -486,7 +476,8 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     # -- tools -----------------------------------------------------------------------
     def _use_tool(self, name: str) -> None:
-        self.view.set_tool(self.tools[name])
+        for view in self.plane_views.views.values():
+            view.set_tool(self.tools[name])
         self.actions_by_id[f"tools.{name}"].setChecked(True)
         extra = f" (radius {self.brush_radius:g})" if name in ("brush", "eraser") else ""
         self.tool_label.setText(f"tool: {name}{extra}")
@@ -502,6 +493,9 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     def use_eraser_tool(self) -> None:
         self._use_tool("eraser")
+
+    def use_crosshair_tool(self) -> None:
+        self._use_tool("crosshair")
 
     def _set_brush_radius(self, radius: float) -> None:
         self.brush_radius = min(max(radius, MIN_BRUSH_RADIUS), MAX_BRUSH_RADIUS)

@@ -1,4 +1,4 @@
-"""Patient-direction letters for the edges of an axial slice view (numpy only).
+"""Patient-direction letters for the edges of a slice view of any plane (numpy only).
 
 The app's volumes come in canonical display orientation, but a file may be oblique
 or flipped: the letters are computed from ``Volume.direction`` so they always tell
@@ -36,3 +36,21 @@ def edge_letters(direction: np.ndarray) -> dict[str, str]:
         "bottom": direction_letter(row_direction),
         "top": direction_letter(-row_direction),
     }
+
+
+def screen_edge_letters(right_lps, down_lps) -> dict[str, str]:
+    """Letters for the view edges, given the LPS vectors of screen right and screen down."""
+    right = np.asarray(right_lps, dtype=np.float64)
+    down = np.asarray(down_lps, dtype=np.float64)
+    return {
+        "right": direction_letter(right),
+        "left": direction_letter(-right),
+        "bottom": direction_letter(down),
+        "top": direction_letter(-down),
+    }
+
+
+def plane_edge_letters(geometry) -> dict[str, str]:
+    """Letters for the edges of a view of ``geometry`` (a ``core.planes.PlaneGeometry``):
+    from its direction matrix, so an oblique or flipped scan shows the truth."""
+    return screen_edge_letters(*geometry.screen_directions_lps())

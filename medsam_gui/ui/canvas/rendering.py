@@ -25,11 +25,11 @@ def slice_to_qimage(slice_image: np.ndarray, window_center: float, window_width:
 
     8-bit RGB slices (photos, screenshots) are shown as they are.
     """
-    if slice_image.ndim == 3:
-        rgb = np.clip(slice_image, 0, 255).astype(np.uint8)
-    else:
-        grey = apply_window(slice_image, window_center, window_width)
-        rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    if slice_image.ndim == 2:  # one byte a pixel: a third of the work of RGBA
+        grey = np.ascontiguousarray(apply_window(slice_image, window_center, window_width))
+        height, width = grey.shape
+        return QImage(grey.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+    rgb = np.clip(slice_image, 0, 255).astype(np.uint8)
     alpha = np.full(rgb.shape[:2] + (1,), 255, dtype=np.uint8)
     return _qimage_from_rgba(np.concatenate([rgb, alpha], axis=2))
 
@@ -65,11 +65,13 @@ def overlay_to_qimage(labels_yx: np.ndarray, lookup_rgba: np.ndarray, opacity: f
         opacity: 0..1 alpha of filled regions (outlines are drawn opaque).
         outline_only: draw only the borders of each label.
     """
-    rgba = lookup_rgba[labels_yx].copy()
     if outline_only:
+        rgba = lookup_rgba[labels_yx]
         rgba[..., 3] = np.where(label_boundaries(labels_yx), rgba[..., 3], 0)
-    else:
-        rgba[..., 3] = (rgba[..., 3].astype(np.float32) * float(np.clip(opacity, 0.0, 1.0))).astype(np.uint8)
+    else:  # the opacity goes into the 256-entry table, not into every pixel
+        table = lookup_rgba.copy()
+        table[:, 3] = (table[:, 3].astype(np.float32) * float(np.clip(opacity, 0.0, 1.0))).astype(np.uint8)
+        rgba = table[labels_yx]
     return _qimage_from_rgba(rgba)
 
 

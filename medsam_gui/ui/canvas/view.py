@@ -5,9 +5,13 @@ and the prompt graphics are its children, so every child works in image pixel
 coordinates (pixel (x, y) covers [x, x+1) x [y, y+1)); the image item's transform
 stretches rows by the pixel aspect (row spacing / column spacing).
 
-Mouse: the left button and right-button clicks go to the active tool; right-drag is
-window/level; middle-drag or Space+left-drag pans; the wheel steps through slices and
-Ctrl+wheel zooms about the cursor. Smoothing is off, so high zoom shows exact pixels.
+Each view shows one plane ('axial', 'coronal' or 'sagittal'; ``core.planes`` says how
+its image is cut); a crosshair can mark the linked 3D cursor.
+
+Mouse: the left button and right-button clicks go to the active tool (told which view
+sent them); Ctrl+left click or drag moves the 3D cursor (``crosshair_requested``);
+right-drag is window/level; middle-drag or Space+left-drag pans; the wheel steps through
+slices and Ctrl+wheel zooms about the cursor. Smoothing is off, so high zoom shows exact pixels.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
 from PyQt6.QtWidgets import (
     QGraphicsEllipseItem,
+    QGraphicsLineItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -55,14 +60,16 @@ class SliceView(QGraphicsView):
         window_dragged(int dx, int dy): right-drag motion in screen pixels since the last event.
         slice_step(int delta): wheel without Ctrl (+1 = next slice).
         files_dropped(list paths)
+        crosshair_requested(float x, float y): Ctrl+left press or drag at image coordinates.
     """
 
     cursor_moved = pyqtSignal(float, float)
     window_dragged = pyqtSignal(int, int)
     slice_step = pyqtSignal(int)
     files_dropped = pyqtSignal(list)
+    crosshair_requested = pyqtSignal(float, float)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, plane: str = "axial") -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setBackgroundBrush(QBrush(QColor(0, 0, 0)))
@@ -75,7 +82,8 @@ class SliceView(QGraphicsView):
         self.setMouseTracking(True)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setObjectName("slice_view")
+        self.plane = plane
+        self.setObjectName("slice_view" if plane == "axial" else f"slice_view.{plane}")
 
         self.image_item = QGraphicsPixmapItem()
         self.image_item.setTransformationMode(Qt.TransformationMode.FastTransformation)
@@ -94,9 +102,19 @@ class SliceView(QGraphicsView):
         self.brush_item.setZValue(4)
         self.brush_item.hide()
 
+        crosshair_pen = QPen(QColor(0, 200, 255, 170), 0, Qt.PenStyle.DashLine)
+        self.crosshair_items = [QGraphicsLineItem(self.image_item), QGraphicsLineItem(self.image_item)]
+        for item in self.crosshair_items:
+            item.setPen(crosshair_pen)
+            item.setZValue(6)
+            item.hide()
+
         self.tool = None
         self.edge_letters: dict[str, str] = {}
+        self.caption = ""  # drawn at the top left ('coronal 40 of 0-100')
+        self._crosshair_dragging = False
         self._image_size_xy = (0, 0)
+        self._row_aspect = 1.0
         self._pan_anchor: QPoint | None = None
         self._right_press: QPoint | None = None
         self._right_last: QPoint | None = None
@@ -115,9 +133,10 @@ class SliceView(QGraphicsView):
         """Show a slice image; ``row_aspect`` = row spacing / column spacing."""
         new_size = (image.width(), image.height())
         self.image_item.setPixmap(QPixmap.fromImage(image))
-        self.image_item.setTransform(QTransform.fromScale(1.0, row_aspect))
-        if new_size != self._image_size_xy:
+        if new_size != self._image_size_xy or row_aspect != self._row_aspect:
+            self.image_item.setTransform(QTransform.fromScale(1.0, row_aspect))
             self._image_size_xy = new_size
+            self._row_aspect = row_aspect
             self.scene().setSceneRect(self.image_item.sceneBoundingRect())
             self.fit()
 
@@ -151,13 +170,36 @@ class SliceView(QGraphicsView):
             item.setZValue(5)
             self.point_items.append(item)
 
-    def set_brush_outline(self, centre_xy: tuple[float, float] | None, radius: float) -> None:
+    def set_brush_outline(self, centre_xy: tuple[float, float] | None, radius: float, row_radius: float | None = None) -> None:
+        """The brush circle at pixel ``centre_xy``: ``radius`` columns wide, ``row_radius``
+        rows tall (default ``radius``; less on stretched rows, so it is round on screen)."""
         if centre_xy is None:
             self.brush_item.hide()
             return
         x, y = centre_xy
-        self.brush_item.setRect(QRectF(x + 0.5 - radius, y + 0.5 - radius, 2 * radius, 2 * radius))
+        row_radius = radius if row_radius is None else row_radius
+        self.brush_item.setRect(QRectF(x + 0.5 - radius, y + 0.5 - row_radius, 2 * radius, 2 * row_radius))
         self.brush_item.show()
+
+    def set_crosshair(self, row_column: tuple[int, int] | None) -> None:
+        """Mark pixel (row, column) with a full-width and a full-height line (None hides them)."""
+        horizontal, vertical = self.crosshair_items
+        if row_column is None or self.image_item.pixmap().isNull():
+            horizontal.hide()
+            vertical.hide()
+            return
+        row, column = row_column
+        width, height = self._image_size_xy
+        horizontal.setLine(0, row + 0.5, width, row + 0.5)
+        vertical.setLine(column + 0.5, 0, column + 0.5, height)
+        horizontal.show()
+        vertical.show()
+
+    @property
+    def displayed_pixel_size(self) -> tuple[float, float]:
+        """(height, width) in screen pixels of one image pixel at the current zoom."""
+        rect = self.mapFromScene(self.image_item.mapToScene(QRectF(0, 0, 1000, 1000))).boundingRect()
+        return rect.height() / 1000.0, rect.width() / 1000.0
 
     def set_placeholder(self, widget: QWidget) -> None:
         """Centre ``widget`` on the viewport, over the scene (the start screen); hiding it
@@ -235,7 +277,12 @@ class SliceView(QGraphicsView):
         elif button == Qt.MouseButton.RightButton:
             self._right_press = self._right_last = position
             self._window_dragging = False
+        elif button == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self._crosshair_dragging = True
+            image_pos = self.image_position(position)
+            self.crosshair_requested.emit(image_pos.x(), image_pos.y())
         elif button == Qt.MouseButton.LeftButton and self.tool is not None:
+            self.tool.bind_view(self)
             self.tool.press(self.image_position(position), event.modifiers())
         event.accept()
 
@@ -257,7 +304,10 @@ class SliceView(QGraphicsView):
                 delta = position - self._right_last
                 self._right_last = position
                 self.window_dragged.emit(delta.x(), delta.y())
+        elif self._crosshair_dragging:
+            self.crosshair_requested.emit(image_pos.x(), image_pos.y())
         elif self.tool is not None:
+            self.tool.bind_view(self)
             self.tool.move(image_pos, event.buttons(), event.modifiers())
         event.accept()
 
@@ -269,10 +319,14 @@ class SliceView(QGraphicsView):
             self.viewport().setCursor(self.tool.cursor if self.tool else Qt.CursorShape.ArrowCursor)
         elif button == Qt.MouseButton.RightButton and self._right_press is not None:
             if not self._window_dragging and self.tool is not None:
+                self.tool.bind_view(self)
                 self.tool.right_click(self.image_position(position))
             self._right_press = None
             self._window_dragging = False
+        elif button == Qt.MouseButton.LeftButton and self._crosshair_dragging:
+            self._crosshair_dragging = False
         elif button == Qt.MouseButton.LeftButton and self.tool is not None:
+            self.tool.bind_view(self)
             self.tool.release(self.image_position(position), event.modifiers())
         event.accept()
 
@@ -312,7 +366,7 @@ class SliceView(QGraphicsView):
     # -- orientation letters ---------------------------------------------------------
     def drawForeground(self, painter: QPainter, rect) -> None:
         super().drawForeground(painter, rect)
-        if not self.edge_letters or self.image_item.pixmap().isNull():
+        if (not self.edge_letters and not self.caption) or self.image_item.pixmap().isNull():
             return
         painter.save()
         painter.resetTransform()
@@ -327,4 +381,10 @@ class SliceView(QGraphicsView):
         painter.drawText(area, flags.AlignRight | flags.AlignVCenter, self.edge_letters.get("right", ""))
         painter.drawText(area, flags.AlignTop | flags.AlignHCenter, self.edge_letters.get("top", ""))
         painter.drawText(area, flags.AlignBottom | flags.AlignHCenter, self.edge_letters.get("bottom", ""))
+        if self.caption:
+            font.setPointSize(9)
+            font.setBold(False)
+            painter.setFont(font)
+            painter.setPen(QColor(200, 200, 200))
+            painter.drawText(area, flags.AlignLeft | flags.AlignTop, self.caption)
         painter.restore()

@@ -3,7 +3,8 @@
 A pixel (x, y) covers [x, x+1) x [y, y+1); :func:`pixel_of` turns a position into the
 column/row index. Tools reach the app through a small context object with
 ``document`` (the open Document or None), ``prompts`` (PromptSession), ``view``
-(SliceView) and ``brush_radius``.
+(the axial SliceView), ``brush_radius`` and ``statusBar()``. The SliceView that sends an
+event binds itself first (``bind_view``), so a tool knows the plane it works in.
 """
 
 from __future__ import annotations
@@ -26,6 +27,27 @@ class CanvasTool:
 
     def __init__(self, context) -> None:
         self.context = context
+        self.view = None  # the SliceView of the current event
+
+    def bind_view(self, view) -> None:
+        """The events that follow come from ``view`` (its ``plane`` says which plane)."""
+        self.view = view
+
+    @property
+    def active_view(self):
+        return self.view if self.view is not None else self.context.view
+
+    @property
+    def plane(self) -> str:
+        return getattr(self.active_view, "plane", "axial")
+
+    def _axial_only(self, what: str) -> bool:
+        """True (and the user told so in the status bar) when this event is not on the axial view."""
+        if self.plane == "axial":
+            return False
+        self.context.statusBar().showMessage(
+            f"{what} work on the axial view only for now (F2 shows it); brush and eraser work on every view", 5000)
+        return True
 
     def _slice_shape_yx(self) -> tuple[int, int] | None:
         document = self.context.document

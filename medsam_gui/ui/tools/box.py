@@ -1,5 +1,8 @@
 """Box tool: drag a box and the mask follows; drag inside it to move, near an edge to resize.
 
+Box prompts work on the axial view only (the model is not yet run on coronal or
+sagittal slices): a press on another view says so in the status bar and does nothing.
+
 Each motion sends the new box to the PromptSession (latest request wins), so the
 preview follows the box while it is dragged (``PromptSession.begin_drag`` on press,
 ``end_drag`` on release). Pressing marks interaction at once, so background encoding
@@ -46,7 +49,7 @@ class BoxTool(CanvasTool):
         )
 
     def press(self, position: QPointF, modifiers) -> None:
-        if self.context.document is None:
+        if self.context.document is None or self._axial_only("Box prompts"):
             return
         pixel = self._clamp(*pixel_of(position))
         box = self._current_box()

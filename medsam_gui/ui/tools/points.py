@@ -1,4 +1,5 @@
-"""Click tool: left click adds a positive point, right or Shift+left click a negative one."""
+"""Click tool: left click adds a positive point, right or Shift+left click a negative one
+(on the axial view only; another view says so in the status bar)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ class PointTool(CanvasTool):
 
     def _add(self, position: QPointF, positive: bool) -> None:
         document = self.context.document
-        if document is None:
+        if document is None or self._axial_only("Point prompts"):
             return
         x, y = pixel_of(position)
         rows, cols = document.labels.shape[1:]
