@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", help="CSV or JSON-lines manifest (with --embeddings-only also a folder of scans)")
     parser.add_argument("-o", "--output", required=True, help="output folder (labelmaps, labels.csv, report.csv)")
     parser.add_argument("--model", default="litemedsam", help="litemedsam (default), medsam, sam, a model folder or .pth")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    from medsam_gui.engine.models.device import DEVICE_CHOICES, DEVICE_HELP
+
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
     parser.add_argument("--propagate", action="store_true",
                         help="carry each 2D box's mask up and down the volume until the object ends "
                              "(rows with z0,z1 always propagate within z0..z1)")

@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--point", nargs=3, type=float, action="append", default=None, metavar=("X", "Y", "LABEL"),
                         help="a point (x, y) with label 1 (inside) or 0 (outside); repeatable")
     parser.add_argument("--model", default="litemedsam", help="litemedsam (default), medsam, sam, a model folder or .pth")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    from medsam_gui.engine.models.device import DEVICE_CHOICES, DEVICE_HELP
+
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
     parser.add_argument("--series", help="series to use from a DICOM folder: its SeriesInstanceUID as listed by "
                                           "`medsam-gui info` (no-series-uid for files without one)")
     # 3D propagation (issue 5)

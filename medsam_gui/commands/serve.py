@@ -23,7 +23,9 @@ from medsam_gui.core.errors import MedsamGuiError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", default=None,
                         help="model to serve: litemedsam (default), medsam, sam, a folder or .pth; repeatable")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    from medsam_gui.engine.models.device import DEVICE_CHOICES, DEVICE_HELP
+
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this computer only)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")

@@ -120,11 +120,34 @@ def load_original_checkpoint(path: Path, style: str, device, config=None):
                       "see the checkpoint's source", _file_stamp_id(style, [path]), device)
 
 
-def load_backend(model_name: str = "litemedsam", device: str = "auto", progress=None):
-    """The backend for a model name or path (see the module docstring)."""
-    from medsam_gui.engine.models.device import choose_device
+def load_backend(model_name: str = "litemedsam", device: str = "auto", progress=None, export_progress=None):
+    """The backend for a model name or path (see the module docstring) on ``device``
+    (see :mod:`medsam_gui.engine.models.device` for the choices).
 
-    torch_device = choose_device(device)
+    ``progress(done_bytes, total_bytes)``: weights download; ``export_progress(step,
+    done, total)``: the one-time ONNX export (default: a line per graph on stderr).
+    With ``device='auto'`` an ONNX backend that cannot load falls back to torch (the
+    reason goes to stderr); a named ONNX device raises instead.
+    """
+    from medsam_gui.engine.models.device import choose_device, resolve_device
+
+    choice = resolve_device(device)
+    if choice.runtime == "onnx":
+        try:
+            return load_onnx_backend(model_name, list(choice.providers), progress, export_progress)
+        except MedsamGuiError as error:
+            if choice.requested != "auto":
+                raise
+            import sys
+
+            print(f"[medsam-gui] ONNX Runtime unavailable for {model_name!r} ({error}); using torch", file=sys.stderr)
+            choice = None
+    torch_device = choose_device(choice.torch_device if choice is not None else "auto")
+    return load_torch_backend(model_name, torch_device, progress)
+
+
+def load_torch_backend(model_name: str, torch_device, progress=None):
+    """The eager torch backend (the reference) for a model name or path."""
     known = KNOWN_MODELS.get(model_name.lower())
     if known is not None and known.repo_id is None:
         from medsam_gui.engine.models.litemedsam import LiteMedSamBackend
@@ -143,3 +166,86 @@ def load_backend(model_name: str = "litemedsam", device: str = "auto", progress=
     raise MedsamGuiError(
         f"unknown model {model_name!r}: use {', '.join(KNOWN_MODELS)}, a transformers model folder, or a .pth checkpoint"
     )
+
+
+def _folder_weights(folder: Path) -> list[Path]:
+    return list(folder.glob("*.safetensors")) + list(folder.glob("*.bin")) + [folder / "config.json"]
+
+
+def load_onnx_backend(model_name: str, providers: list[str], progress=None, export_progress=None, session_factory=None):
+    """The ONNX Runtime backend (:mod:`onnx_backend`) for a model name or path; the
+    export runs once per weights file (:mod:`onnx_export`)."""
+    from medsam_gui.engine.models.onnx_backend import load_lite_medsam_onnx, sam_onnx_backend_from_model
+    from medsam_gui.engine.models.onnx_export import remembered_sha256
+
+    known = KNOWN_MODELS.get(model_name.lower())
+    if known is not None and known.repo_id is None:
+        return load_lite_medsam_onnx(providers, export_progress, session_factory)
+
+    def from_folder(folder: Path, style: str, name: str, display_name: str, licence: str):
+        def build():
+            from transformers import SamModel
+
+            try:
+                return SamModel.from_pretrained(str(folder))
+            except (OSError, ValueError, KeyError) as error:
+                raise MedsamGuiError(f"not a loadable SAM model folder ({error})", folder) from error
+
+        weights = _folder_weights(folder)
+        if not (folder / "config.json").is_file():
+            raise MedsamGuiError("not a loadable SAM model folder (no config.json)", folder)
+        return sam_onnx_backend_from_model(build, remembered_sha256(weights), style, name, display_name, str(folder),
+                                           licence, _file_stamp_id(style, weights), providers, export_progress,
+                                           session_factory)
+
+    if known is not None:
+        from medsam_gui.engine.models.download import download_snapshot
+
+        folder = download_snapshot(known.repo_id, progress)
+        return from_folder(folder, known.style, known.name, known.display_name, known.licence)
+    path = Path(model_name).expanduser()
+    if path.is_dir():
+        style = style_for(path.name)
+        return from_folder(path, style, path.name, f"{style.upper()} ({path.name})", "see the model card")
+    if path.is_file():
+        import torch
+
+        style = style_for(path.name)
+        return sam_onnx_backend_from_model(
+            lambda: load_original_checkpoint(path, style, torch.device("cpu")).model, remembered_sha256([path]), style,
+            path.stem, f"{style.upper()} ({path.name})", str(path), "see the checkpoint's source",
+            _file_stamp_id(style, [path]), providers, export_progress, session_factory,
+        )
+    raise MedsamGuiError(
+        f"unknown model {model_name!r}: use {', '.join(KNOWN_MODELS)}, a transformers model folder, or a .pth checkpoint"
+    )
+
+
+@dataclass(frozen=True)
+class RuntimeEntry:
+    """One runtime / provider this machine offers (``medsam-gui models``)."""
+
+    device: str  # the --device value that selects it
+    runtime: str
+    provider: str
+    available: bool
+
+
+def list_runtimes() -> list[RuntimeEntry]:
+    """ONNX Runtime providers (in preference order) and torch devices on this machine."""
+    from medsam_gui.engine.models.onnx_backend import PROVIDER_OF_DEVICE, available_providers
+
+    available = set(available_providers())
+    entries = [RuntimeEntry(device, "onnxruntime", provider, provider in available)
+               for device, provider in PROVIDER_OF_DEVICE.items()]
+    try:
+        import torch
+
+        from medsam_gui.engine.models.device import mps_available
+
+        cuda, mps = torch.cuda.is_available(), mps_available()
+    except ImportError:
+        cuda = mps = False
+    entries += [RuntimeEntry("cpu", "torch", "cpu", True), RuntimeEntry("cuda", "torch", "cuda", cuda),
+                RuntimeEntry("mps", "torch", "mps", mps)]
+    return entries

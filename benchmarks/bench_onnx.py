@@ -1,0 +1,247 @@
+"""ONNX Runtime backends beside eager torch, in one run on one machine: LiteMedSAM
+encoder per slice (stage graphs as the app runs them, and one whole graph to price the
+split), decoder per prompt (backend.decode p50 / p95 over 100 boxes, and predict()),
+MedSAM ViT-B (random weights, same FLOPs) encoder per slice; optionally int8 dynamic
+quantization of the LiteMedSAM encoder with its Dice change on the quality cases.
+
+    python benchmarks/bench_onnx.py [--threads 2] [--runs 3] [--skip-vit] [--quantize]
+
+Ratios are ONNX time / torch time from the same run (this machine's speed drifts 2x
+between days; compare only within a run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+DATA_ROOT = Path(os.environ.get("MEDSAM_GUI_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+CPU = "CPUExecutionProvider"
+
+
+def timed(function, runs):
+    function()  # warm-up
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - started)
+    return np.asarray(seconds)
+
+
+def real_slice():
+    from medsam_gui.core.window import default_model_input_preset, resolve_model_input, to_model_input
+    from medsam_gui.io.load import open_volume
+
+    volume = open_volume(DATA_ROOT / "dcmqi" / "ct-3slice")
+    preset = resolve_model_input(default_model_input_preset(volume.voxels, volume.modality), volume.voxels)
+    return volume, to_model_input(volume.slice(1), preset)
+
+
+def whole_graph_session(torch_encoder, input_size, folder):
+    """The encoder as one graph (no pause points), to price the stage split."""
+    import onnxruntime
+    import torch
+
+    from medsam_gui.engine.models.onnx_backend import session_options
+    from medsam_gui.engine.models.onnx_export import GraphSpec, export_graph
+
+    path = Path(folder) / "whole.onnx"
+    export_graph(GraphSpec("whole", torch_encoder, (torch.rand(1, 3, input_size, input_size),), ("input",), ("output",)), path)
+    return onnxruntime.InferenceSession(str(path), session_options(), providers=[CPU])
+
+
+def row(table, step, torch_s, onnx_s, note=""):
+    table.append(f"| {step} | {torch_s * 1000:8.1f} | {onnx_s * 1000:8.1f} | {onnx_s / torch_s:5.2f} | {note} |")
+
+
+def decoder_rows(table, label, torch_backend, onnx_backend, image, runs=100):
+    from bench_latency import random_prompts
+
+    from medsam_gui.engine.types import Prompts
+
+    rows, cols = image.shape[:2]
+    boxes, _ = random_prompts(runs, rows, cols)
+    embeddings = torch_backend.encode(image), onnx_backend.encode(image)
+    results = []
+    for backend, embedding in zip((torch_backend, onnx_backend), embeddings):
+        backend.decode(embedding, Prompts(box_xyxy=boxes[0]))
+        seconds = []
+        for box in boxes:
+            started = time.perf_counter()
+            backend.decode(embedding, Prompts(box_xyxy=box))
+            seconds.append(time.perf_counter() - started)
+        results.append(np.asarray(seconds))
+    for name, q in (("p50", 50), ("p95", 95)):
+        row(table, f"{label} backend.decode, box, {runs} prompts, {name}", np.percentile(results[0], q), np.percentile(results[1], q))
+
+
+def predict_rows(table, torch_backend, onnx_backend, volume, runs=100):
+    from bench_latency import random_prompts
+
+    from medsam_gui.engine import EmbeddingNotReady, Engine, RoiPolicy
+    from medsam_gui.engine.cache import EmbeddingCache
+
+    _, rows, cols = volume.shape_zyx
+    boxes, _ = random_prompts(runs, rows, cols)
+    results = []
+    for backend in (torch_backend, onnx_backend):
+        engine = Engine(backend, EmbeddingCache(128), RoiPolicy(switch_fraction=0.0))
+        engine.set_volume(volume)
+        try:
+            engine.predict(1, box_xyxy=boxes[0])
+        except EmbeddingNotReady:
+            engine.run_next_job(timeout_s=0.0)
+        engine.predict(1, box_xyxy=boxes[0])
+        seconds = []
+        for box in boxes:
+            started = time.perf_counter()
+            engine.predict(1, box_xyxy=box)
+            seconds.append(time.perf_counter() - started)
+        results.append(np.asarray(seconds))
+    row(table, f"LiteMedSAM predict(), box (incl. box refinement), {runs} prompts, p95",
+        np.percentile(results[0], 95), np.percentile(results[1], 95))
+
+
+def quantized_encoder_sessions(backend, folder):
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from medsam_gui.engine.models.onnx_backend import session_options
+
+    sessions = []
+    for path in backend.export.graphs("encoder_"):
+        target = Path(folder) / f"int8-{path.name}"
+        quantize_dynamic(str(path), str(target), weight_type=QuantType.QInt8)
+        sessions.append(onnxruntime.InferenceSession(str(target), session_options(), providers=[CPU]))
+    return sessions
+
+
+def quality_dice(backend, limit=None):
+    """Mean Dice from tight boxes (engine default ROI policy and refinement) on the
+    quality cases, and the masks."""
+    from bench_quality import box_of, dice, predict
+    from quality_cases import all_cases
+
+    from medsam_gui.engine import Engine
+    from medsam_gui.engine.cache import EmbeddingCache
+
+    engine = Engine(backend, EmbeddingCache(256))
+    current, scores, masks = None, [], []
+    for index, (group, volume, slice_index, truth) in enumerate(all_cases()):
+        if limit is not None and index >= limit:
+            break
+        if volume is not current:
+            engine.set_volume(volume)
+            current = volume
+        mask = predict(engine, slice_index, box_of(truth)).mask
+        scores.append(dice(mask, truth))
+        masks.append(mask)
+    return float(np.mean(scores)), masks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-vit", action="store_true")
+    parser.add_argument("--quantize", action="store_true", help="also try int8 dynamic quantization of the encoder")
+    parser.add_argument("--quality-limit", type=int, default=None, help="quality cases for --quantize (default all; 0: speed only)")
+    args = parser.parse_args()
+    scratch = tempfile.mkdtemp(prefix="medsam-bench-onnx-")
+    os.environ.setdefault("MEDSAM_GUI_CACHE_DIR", scratch)
+    import onnxruntime
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from medsam_gui.engine.models import load_backend
+    from medsam_gui.engine.models.litemedsam import preprocess
+
+    table = []
+    notes = []
+    started = time.perf_counter()
+    lite_onnx = load_backend("litemedsam", device="onnx-cpu", export_progress=lambda *call: None)
+    notes.append(f"LiteMedSAM export + load (first time, cached afterwards): {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    load_backend("litemedsam", device="onnx-cpu")
+    notes.append(f"LiteMedSAM ONNX load from the export cache: {time.perf_counter() - started:.2f} s")
+    lite_torch = load_backend("litemedsam", device="cpu")
+    volume, image = real_slice()
+    torch_s = timed(lambda: lite_torch.encode(image), args.runs)
+    onnx_s = timed(lambda: lite_onnx.encode(image, between_blocks=lambda: None), args.runs)
+    row(table, "LiteMedSAM encoder per slice (mean), 12 stage graphs", torch_s.mean(), onnx_s.mean(), "app path, 11 pause points")
+    pixels = preprocess(image)[0].numpy()
+    whole = whole_graph_session(lite_torch.encoder, 256, scratch)
+    whole_s = timed(lambda: whole.run(None, {"input": pixels}), args.runs)
+    row(table, "LiteMedSAM encoder per slice (mean), one whole graph", torch_s.mean(), whole_s.mean(), "no pause points")
+    difference = (lite_onnx.encode(image).features - lite_torch.encode(image).features).abs().max().item()
+    notes.append(f"LiteMedSAM max |embedding difference| ONNX vs torch: {difference:.1e}")
+    decoder_rows(table, "LiteMedSAM", lite_torch, lite_onnx, image)
+    predict_rows(table, lite_torch, lite_onnx, volume)
+
+    if args.quantize:
+        fp32_sessions = lite_onnx.encoder_sessions
+        int8_sessions = quantized_encoder_sessions(lite_onnx, scratch)
+        lite_onnx.encoder_sessions = int8_sessions
+        int8_s = timed(lambda: lite_onnx.encode(image), args.runs)
+        row(table, "LiteMedSAM encoder per slice, int8 dynamic quantization", torch_s.mean(), int8_s.mean(),
+            f"{onnx_s.mean() / int8_s.mean():.2f}x vs fp32 ONNX")
+        lite_onnx.encoder_sessions = fp32_sessions
+    if args.quantize and args.quality_limit != 0:
+        lite_onnx.encoder_sessions = int8_sessions
+        int8_dice, int8_masks = quality_dice(lite_onnx, args.quality_limit)
+        lite_onnx.encoder_sessions = fp32_sessions
+        fp32_dice, fp32_masks = quality_dice(lite_onnx, args.quality_limit)
+        torch_dice, torch_masks = quality_dice(lite_torch, args.quality_limit)
+        from bench_quality import dice
+
+        agreement = np.mean([dice(a, b) for a, b in zip(fp32_masks, torch_masks)])
+        notes.append(f"quality cases ({len(torch_masks)}), mean Dice tight box: torch {torch_dice:.4f}, ONNX fp32 {fp32_dice:.4f} "
+                     f"({fp32_dice - torch_dice:+.4f}), ONNX int8 encoder {int8_dice:.4f} ({int8_dice - torch_dice:+.4f}); "
+                     f"mean Dice(ONNX fp32 mask, torch mask) {agreement:.4f}")
+
+    if not args.skip_vit:
+        from transformers import SamConfig, SamModel
+
+        from medsam_gui.engine.models.onnx_backend import sam_onnx_backend_from_model
+        from medsam_gui.engine.models.sam_hf import SamBackend
+
+        torch.manual_seed(0)
+        model = SamModel(SamConfig()).eval()  # ViT-B, random weights
+        vit_torch = SamBackend(model, "medsam", "medsam-random", "MedSAM ViT-B (random)", "random", "-", "medsam-random",
+                               torch.device("cpu"))
+        started = time.perf_counter()
+        vit_onnx = sam_onnx_backend_from_model(model, "random-vit-b-seed-0", "medsam", "medsam-random", "MedSAM ViT-B (random)",
+                                               "random", "-", "medsam-random", [CPU], export_progress=lambda *call: None)
+        notes.append(f"MedSAM ViT-B export + load: {time.perf_counter() - started:.0f} s")
+        vit_runs = max(1, args.runs - 2)
+        torch_s = timed(lambda: vit_torch.encode(image), vit_runs)
+        onnx_s = timed(lambda: vit_onnx.encode(image, between_blocks=lambda: None), vit_runs)
+        row(table, "MedSAM ViT-B encoder per slice (mean), 12 stage graphs", torch_s.mean(), onnx_s.mean(), "random weights")
+        difference = (vit_onnx.encode(image).features - vit_torch.encode(image).features).abs().max().item()
+        notes.append(f"ViT-B max |embedding difference| ONNX vs torch: {difference:.1e}")
+        decoder_rows(table, "MedSAM ViT-B", vit_torch, vit_onnx, image)
+
+    print(f"\ntorch {torch.__version__}, onnxruntime {onnxruntime.__version__} (CPUExecutionProvider), "
+          f"{args.threads} threads; times in ms; ratio = ONNX / torch, same run\n")
+    print("| step | eager torch | ONNX Runtime | ratio | note |")
+    print("|---|---|---|---|---|")
+    print("\n".join(table))
+    print()
+    for note in notes:
+        print(f"- {note}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
