@@ -66,7 +66,7 @@ class RayExecutor:
         ray, settings = self.ray, self.settings
         resources = ray.cluster_resources()
         cpus, gpus = int(resources.get("CPU", 1)), int(resources.get("GPU", 0))
-        if gpus and settings.device in ("auto", "cuda"):
+        if gpus and settings.device in ("auto", "cuda", "torch-cuda", "onnx", "onnx-cuda"):
             count = settings.workers or gpus
             options = dict(num_gpus=1, num_cpus=max(1, min(cpus // max(count, 1), 4)))
             placement = f"{count} actor(s), one GPU each"

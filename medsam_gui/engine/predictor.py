@@ -71,6 +71,7 @@ class Engine:
         disk_cache_mb: float = 2048,
         roi_policy: RoiPolicy | None = None,
         progress=None,
+        export_progress=None,
         server_url: str | None = None,
         token: str | None = None,
         server_timeout_s: float | None = None,
@@ -78,14 +79,15 @@ class Engine:
     ) -> "Engine":
         """Load ``model_name`` (see :func:`medsam_gui.engine.list_models`) on ``device``.
 
-        ``progress(done_bytes, total_bytes)`` is called while weights download.
+        ``progress(done_bytes, total_bytes)`` is called while weights download;
+        ``export_progress(step, done, total)`` during the one-time ONNX export.
         ``server_url``: encode on that encoder service (``token``, ``server_cafile``;
         see :mod:`medsam_gui.engine.remote`), decode here; the local encoder takes
         over whenever the service fails.
         """
         from medsam_gui.engine.models import load_backend
 
-        backend = load_backend(model_name, device=device, progress=progress)
+        backend = load_backend(model_name, device=device, progress=progress, export_progress=export_progress)
         if server_url:
             from medsam_gui.engine.remote import DEFAULT_TIMEOUT_S, EncoderServiceClient, RemoteBackend
 

@@ -128,6 +128,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             self._engine_loader = EngineLoader(model_name, parent=self)
             self._engine_loader.ready.connect(self.attach_engine)
             self._engine_loader.failed.connect(self._on_engine_failed)
+            self._engine_loader.preparing.connect(self.model_label.setText)
             self._engine_loader.start()
 
     # -- layout ----------------------------------------------------------------------

@@ -176,11 +176,13 @@ class VolumeLoader(QThread):
 class EngineLoader(QThread):
     """Creates the engine (loads weights) off the GUI thread.
 
-    Signals: ready(object engine), failed(str message).
+    Signals: ready(object engine), failed(str message), preparing(str message): a
+    one-time step such as the ONNX export is running (the window says so).
     """
 
     ready = pyqtSignal(object)
     failed = pyqtSignal(str)
+    preparing = pyqtSignal(str)
 
     def __init__(self, model_name: str = "litemedsam", device: str = "auto", parent=None) -> None:
         super().__init__(parent)
@@ -189,7 +191,8 @@ class EngineLoader(QThread):
 
     def run(self) -> None:
         try:
-            engine = Engine.create(model_name=self.model_name, device=self.device)
+            engine = Engine.create(model_name=self.model_name, device=self.device, export_progress=lambda step, done, total:
+                                   self.preparing.emit(f"Preparing the model for this machine, once ({done}/{total})"))
         except Exception as error:  # a missing model must not stop the viewer
             self.failed.emit(f"model '{self.model_name}' could not be loaded: {error}")
         else:
