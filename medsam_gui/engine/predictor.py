@@ -52,6 +52,7 @@ class Engine:
         self.scheduler = EncodeScheduler()
         self.interaction = InteractionGate()
         self._paused_job: Job | None = None
+        self._prefetch: list[tuple[Volume, ModelInputPreset, int]] = []  # (volume, resolved preset, slice)
         self._lock = threading.RLock()
         self._volume: Volume | None = None
         self._preset: ModelInputPreset | None = None
@@ -119,6 +120,46 @@ class Engine:
             self._encoded = set()
             self._last_crops = {}
             self._constant_value_of_slice = {}
+
+    def prefetch(self, volume: Volume, slice_indices, input_preset: ModelInputPreset | None = None) -> None:
+        """Encode whole slices of ``volume`` (the case the user will open next) into the
+        cache when the encoder has nothing else to do, in the order given; a later call
+        replaces the list. ``set_volume(volume)`` then finds them (the cache key is the
+        slice content, model and preprocessing), so its first box answers at decoder speed.
+        """
+        preset = input_preset or default_model_input_preset(volume.voxels, volume.modality)
+        resolved = resolve_model_input(preset, volume.voxels)
+        count = volume.shape_zyx[0]
+        with self._lock:
+            self._prefetch = [(volume, resolved, int(index)) for index in slice_indices if 0 <= int(index) < count]
+
+    @property
+    def prefetch_pending(self) -> int:
+        """How many prefetch slices are still to encode."""
+        with self._lock:
+            return len(self._prefetch)
+
+    def _run_prefetch_job(self) -> bool:
+        """Encode the next prefetch slice into the cache; False when there is none."""
+        with self._lock:
+            if not self._prefetch:
+                return False
+            volume, preset, slice_index = self._prefetch.pop(0)
+        region = volume.slice(slice_index)
+        rows, cols = region.shape[:2]
+        key = embedding_key(region, preset.signature(), self.backend.model_id, self.backend.preprocessing_signature,
+                            (0, 0, cols, rows))
+        if self.cache.in_memory(key) or self.cache.on_disk(key):
+            return True
+        embedding = self.backend.encode(to_model_input(region, preset), between_blocks=self._give_way_to_interaction)
+        self.cache.put(key, embedding, embedding.features.detach().cpu().numpy().astype(np.float16))
+        return True
+
+    def _give_way_to_interaction(self) -> None:
+        """Between network blocks of a background pass: wait while the user interacts,
+        unless a foreground job is queued."""
+        while self.interaction.is_active and not self.scheduler.has_queued_at_least(FOREGROUND_PRIORITY):
+            self.interaction.wait_if_interacting(FOREGROUND_POLL_S)
 
     @property
     def volume(self) -> Volume:
@@ -248,6 +289,8 @@ class Engine:
         min_priority = FOREGROUND_PRIORITY if self.interaction.is_active else None
         job = self.scheduler.pop(timeout_s, min_priority)
         if job is None:
+            if not self.interaction.is_active:
+                self._run_prefetch_job()  # idle: the next case's first slices
             return None
         paused_s = 0.0
 

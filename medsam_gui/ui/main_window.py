@@ -95,7 +95,8 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self._build_status_bar()
         self.project_controller = ProjectController(
             self, self.cases_panel, self.cases_dock, self.labels_panel, self.statusBar(), self.show_error, self.open_path,
-            self.set_volume, lambda: self.document, self.show_slice, self.render, self.confirm_unsaved_changes)
+            self.set_volume, lambda: self.document, self.show_slice, self.render, self.confirm_unsaved_changes,
+            current_engine=lambda: self.engine)
         self.segment3d = Segment3DController(
             self, current_document=lambda: self.document, current_engine=lambda: self.engine,
             current_box=self._box_on_this_slice, show_slice=self.show_slice, render=self.render,

@@ -34,6 +34,7 @@ from medsam_gui.project.schema import LabelSchema
 from medsam_gui.ui.worker import VolumeLoader
 
 IDLE_GAP_S = 120.0  # a longer pause between two inputs is not annotation time
+PREFETCH_SLICE_OFFSETS = (0, 1, -1, 2, -2)  # the next case's opening slice first, then its neighbours
 UNREADABLE_SHOWN = 20  # unreadable scans listed by name after creating a project
 INPUT_EVENTS = frozenset({
     QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease, QEvent.Type.MouseMove,
@@ -148,7 +149,7 @@ class ProjectController(QObject):
                  show_error: Callable[[str], None], open_scan: Callable, show_volume: Callable,
                  current_document: Callable, show_slice: Callable[[int], None], render: Callable[[], None],
                  confirm_leaving: Callable[[], bool], user: str | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, current_engine: Callable = lambda: None) -> None:
         super().__init__(window)
         self._window = window
         self.cases_panel = cases_panel
@@ -162,6 +163,7 @@ class ProjectController(QObject):
         self._show_slice = show_slice
         self._render = render
         self._confirm_leaving = confirm_leaving
+        self._current_engine = current_engine
         self.user = user
         self.project: Project | None = None
         self.case: OpenProjectCase | None = None
@@ -509,8 +511,20 @@ class ProjectController(QObject):
         loader.start()
 
     def _on_prefetched(self, loader: VolumeLoader, case_id: str, volume) -> None:
-        if self._prefetch is not None and self._prefetch[1] is loader:
-            self._prefetched, self._prefetch = (case_id, volume), None
+        """The next scan is read: keep it, and have the engine encode the slice it will
+        open at and its neighbours while the encoder is otherwise idle."""
+        if self._prefetch is None or self._prefetch[1] is not loader:
+            return
+        self._prefetched, self._prefetch = (case_id, volume), None
+        engine = self._current_engine()
+        if engine is None:
+            return
+        try:
+            view = self.project.record(case_id).view_state
+        except MedsamGuiError:
+            view = None
+        start = view.slice_index if view is not None and view.slice_index is not None else volume.shape_zyx[0] // 2
+        engine.prefetch(volume, [start + offset for offset in PREFETCH_SLICE_OFFSETS])
 
     def _drop_prefetch(self) -> None:
         """Forget the scan read ahead (a reader in flight finishes; its result is dropped)."""

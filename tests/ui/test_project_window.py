@@ -269,3 +269,18 @@ def test_active_time_counter_counts_inputs_within_the_gap():
         counter.note_input()
     assert counter.take_seconds() == pytest.approx(181.0)
     assert counter.take_seconds() == 0.0
+
+
+def test_the_next_case_opens_with_its_first_slice_already_encoded(qtbot, window, project_folder):
+    """While case 1 is worked on, case 2's scan is read and the slice it opens at is
+    encoded into the cache (the encoder had nothing else to do): 'next case' then
+    needs no encoder pass for the first box."""
+    engine = window.engine
+    engine.cache.clear_memory()  # the module's shared engine may hold case 2's slices from an earlier test
+    open_case(qtbot, window, CT3_CASE)
+    qtbot.waitUntil(lambda: all(engine.is_encoded(z) for z in range(3)), timeout=120_000)  # case 1's own slices
+    controller = window.project_controller
+    qtbot.waitUntil(lambda: controller._prefetched is not None and engine.prefetch_pending == 0, timeout=120_000)
+    press_key(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    wait_for_case(qtbot, window, SMALL_CT_CASE)
+    assert engine.is_encoded(window.document.slice_index)  # a cache hit: no encoder pass needed
