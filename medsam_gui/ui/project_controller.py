@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QEvent, QObject, QThread, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, Qt, QThread, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox, QProgressDialog, QWidget
 
 from medsam_gui.core.errors import MedsamGuiError
@@ -35,7 +35,8 @@ from medsam_gui.ui.worker import VolumeLoader
 
 IDLE_GAP_S = 120.0  # a longer pause between two inputs is not annotation time
 PREFETCH_SLICE_OFFSETS = (0, 1, -1, 2, -2)  # the next case's opening slice first, then its neighbours
-UNREADABLE_SHOWN = 20  # unreadable scans listed by name after creating a project
+UNREADABLE_SHOWN = 20
+CASES_DOCK_WIDTH = 420  # px: case, status, editor, time, labels and comment fit side by side  # unreadable scans listed by name after creating a project
 INPUT_EVENTS = frozenset({
     QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease, QEvent.Type.MouseMove,
     QEvent.Type.Wheel, QEvent.Type.KeyPress,
@@ -260,6 +261,7 @@ class ProjectController(QObject):
         self.cases_panel.set_records(project.records())
         self.cases_dock.show()
         self.cases_dock.raise_()
+        self._window.resizeDocks([self.cases_dock], [CASES_DOCK_WIDTH], Qt.Orientation.Horizontal)
         self.heartbeat_timer.start()
         self.status_bar.showMessage(f"Project {project.name}: {len(project.case_ids)} cases "
                                     "(double-click a case; Ctrl+Right / Ctrl+Left: next / previous case)", 10000)
