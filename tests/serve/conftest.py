@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,6 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 
 from medsam_gui.engine.frame import ModelFrame  # noqa: E402
 from medsam_gui.serve.app import Limits, build_app  # noqa: E402
@@ -89,24 +86,3 @@ def make_self_signed(folder: Path) -> tuple[Path, Path]:
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
-
-
-@pytest.fixture(scope="session")
-def litemedsam_backend():
-    from medsam_gui.engine.models import load_backend
-
-    return load_backend("litemedsam", device="cpu")
-
-
-@pytest.fixture(scope="session")
-def tiny_sam_folder(tmp_path_factory):
-    import torch
-    from engine_testkit import randomise, tiny_sam_config
-    from transformers import SamModel
-
-    torch.manual_seed(0)
-    model = SamModel(tiny_sam_config())
-    randomise(model, seed=3)
-    folder = tmp_path_factory.mktemp("models") / "tiny-medsam"
-    model.save_pretrained(folder)
-    return folder
