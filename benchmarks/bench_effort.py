@@ -38,23 +38,14 @@ from bench_quality import dice, loosen  # noqa: E402
 from quality_cases import all_cases  # noqa: E402
 
 from medsam_gui.core.document import Document  # noqa: E402
-from medsam_gui.engine import EmbeddingNotReady, Engine  # noqa: E402
+from medsam_gui.engine import Engine  # noqa: E402
 from medsam_gui.engine.box_refine import BoxRefinement  # noqa: E402
+from medsam_gui.engine.headless import predict_blocking  # noqa: E402
 
 TARGET = 0.90
 CAP = 10
 REFINEMENTS = {"off": BoxRefinement(mode="off"), "refit": BoxRefinement(mode="refit"),
                "refit x2": BoxRefinement(mode="refit", iterations=2), "vote": BoxRefinement(mode="vote")}
-
-
-def predict(engine, slice_index, box, refinement):
-    for _ in range(3):
-        try:
-            return engine.predict(slice_index, box_xyxy=box, box_refinement=refinement)
-        except EmbeddingNotReady:
-            while engine.run_next_job(timeout_s=0.0) is not None:
-                pass
-    raise RuntimeError("embedding never became ready")
 
 
 def bbox(mask):
@@ -132,7 +123,8 @@ def simulate(engine, document, slice_index, truth, loose_box, refinement, brush)
     document.paint_slice(slice_index, np.zeros_like(truth), value=0, mode="replace")
     value = document.active_label
     box = loose_box
-    document.paint_slice(slice_index, predict(engine, slice_index, box, refinement).mask, mode="replace")
+    predicted = predict_blocking(engine, slice_index, box_xyxy=box, box_refinement=refinement)
+    document.paint_slice(slice_index, predicted.mask, mode="replace")
     scores = []
     for _ in range(CAP):
         current = document.labels[slice_index] == value
@@ -142,9 +134,10 @@ def simulate(engine, document, slice_index, truth, loose_box, refinement, brush)
         kind, what = next_action(box, current, truth, brush)
         if kind == "box":
             box = what
-            document.paint_slice(slice_index, predict(engine, slice_index, box, refinement).mask, mode="replace")
+            predicted = predict_blocking(engine, slice_index, box_xyxy=box, box_refinement=refinement)
+            document.paint_slice(slice_index, predicted.mask, mode="replace")
         elif kind == "shift-enter":
-            mask = predict(engine, slice_index, what, refinement).mask
+            mask = predict_blocking(engine, slice_index, box_xyxy=what, box_refinement=refinement).mask
             document.paint_slice(slice_index, mask, mode="replace", within_yx=box_region(what, truth.shape))
         else:
             document.paint_slice(slice_index, disc(what, brush, truth.shape), mode="add" if kind == "brush" else "erase")

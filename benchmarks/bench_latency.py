@@ -85,7 +85,7 @@ def reference_litemedsam_decoder(engine, slice_index, rows, cols, runs=100):
 
 
 def bench_model(label, make_engine, volume, encode_slices, table, reference=False):
-    from medsam_gui.engine import EmbeddingNotReady
+    from medsam_gui.engine.headless import predict_blocking
 
     started = time.perf_counter()
     engine = make_engine()
@@ -95,11 +95,7 @@ def bench_model(label, make_engine, volume, encode_slices, table, reference=Fals
     started = time.perf_counter()
     engine.set_volume(volume)
     engine.focus(0, neighbours=0)
-    try:
-        engine.predict(0, box_xyxy=(150, 150, 350, 350))
-    except EmbeddingNotReady:
-        engine.run_next_job(timeout_s=0.0)
-        engine.predict(0, box_xyxy=(150, 150, 350, 350))
+    predict_blocking(engine, 0, box_xyxy=(150, 150, 350, 350))
     first_mask_s = time.perf_counter() - started
     encode_times = []
     for slice_index in range(1, 1 + encode_slices):

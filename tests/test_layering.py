@@ -66,6 +66,64 @@ def test_engine_outside_models_imports_no_torch():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def imported_modules(source: str, package: str) -> list[str]:
+    """Every module an ``import`` / ``from ... import`` in ``source`` names, at module level
+    or inside a function; relative imports resolved against ``package`` (the package the
+    module sits in). ``from a import b`` names both ``a`` and ``a.b``."""
+    import ast
+
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = ".".join(parts + ([node.module] if node.module else []))
+            names += [base] + [f"{base}.{alias.name}" for alias in node.names]
+    return names
+
+
+def torch_leaks(source: str, package: str) -> list[str]:
+    """Imports of torch / onnxruntime, or of a backend's own modules (``engine.models.<x>``,
+    a module file there; names the ``engine.models`` package itself exports are fine)."""
+    models = PACKAGE_ROOT / "engine" / "models"
+
+    def is_backend_module(name: str) -> bool:
+        prefix = "medsam_gui.engine.models."
+        return name.startswith(prefix) and (models / f"{name[len(prefix):].split('.')[0]}.py").is_file()
+
+    return [name for name in imported_modules(source, package)
+            if name.split(".")[0] in ("torch", "onnxruntime") or is_backend_module(name)]
+
+
+def test_engine_outside_models_never_imports_torch_even_lazily():
+    """No import of torch or onnxruntime anywhere in engine/ outside engine/models/, not
+    even inside a function (which the import test above cannot see), and no import of a
+    backend's own modules, where torch lives: outside models/ the engine calls backend
+    methods (numpy in, numpy out) and the loaders of the ``engine.models`` package."""
+    engine_root = PACKAGE_ROOT / "engine"
+    offenders = []
+    for path in sorted(engine_root.rglob("*.py")):
+        relative = path.relative_to(engine_root)
+        if relative.parts[0] == "models":
+            continue
+        package = ".".join(("medsam_gui", "engine") + relative.parent.parts)
+        offenders += [f"engine/{relative}: {name}" for name in torch_leaks(path.read_text(encoding="utf-8"), package)]
+    assert offenders == []
+
+
+def test_the_torch_scan_sees_lazy_and_relative_imports():
+    source = ("import numpy as np\n"
+              "def later():\n"
+              "    import torch.nn.functional as F\n"
+              "    from .models.postprocess import mask_from_logits\n"
+              "    from medsam_gui.engine.models import load_backend\n"
+              "    from onnxruntime import InferenceSession\n")
+    assert torch_leaks(source, "medsam_gui.engine") == [
+        "torch.nn.functional", "medsam_gui.engine.models.postprocess", "medsam_gui.engine.models.postprocess.mask_from_logits",
+        "onnxruntime", "onnxruntime.InferenceSession"]
+
+
 SERVER_LIBRARIES = ("fastapi", "uvicorn", "starlette", "ray.serve")
 
 

@@ -145,6 +145,50 @@ def test_spec_ships_the_files_the_weights_locator_reads(tmp_path):
     assert imported == "[]"
 
 
+def test_spec_ships_the_bundled_onnx_export_where_the_frozen_app_looks(tmp_path, monkeypatch):
+    """The spec's bundled-export lines, run on a folder as packaging/export_onnx.py leaves
+    it, lay the export out under _internal/ so that the frozen app's lookup finds it (and
+    ship no partial export)."""
+    import json
+    import os
+    import shutil
+
+    from medsam_gui.engine.models import onnx_export
+
+    exports = tmp_path / "onnx-exports-built"
+    (exports / "abc").mkdir(parents=True)
+    (exports / "abc" / "encoder_00.onnx").write_bytes(b"onnx")
+    (exports / "abc" / "manifest.json").write_text(json.dumps({"key": "abc", "files": {"encoder_00.onnx": 4}}))
+    (exports / ".abc.partial-1-dead").mkdir()
+    (exports / ".abc.partial-1-dead" / "encoder_00.onnx").write_bytes(b"half")
+    wanted = {"BUNDLED_ONNX_FOLDER", "ONNX_EXPORTS"}
+    lines = [node for node in _spec_tree().body
+             if (isinstance(node, ast.Assign) and {getattr(t, "id", None) for t in node.targets} & wanted)
+             or (isinstance(node, ast.If) and getattr(node.test, "id", None) == "ONNX_EXPORTS")]
+    assert len(lines) == 3
+    namespace = {"os": os, "Path": Path, "datas": []}
+    monkeypatch.setenv("MEDSAM_GUI_ONNX_EXPORTS", str(exports))
+    exec(compile(ast.Module(body=lines, type_ignores=[]), str(SPEC_PATH), "exec"), namespace)
+    frozen_data = tmp_path / "_internal"  # PyInstaller's COLLECT: each (source, folder) under _internal/
+    for source, folder in namespace["datas"]:
+        (frozen_data / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, frozen_data / folder)
+    assert sorted(folder for _, folder in namespace["datas"]) == ["onnx-exports/abc"] * 2
+    monkeypatch.delenv(onnx_export.BUNDLED_EXPORTS_ENV, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(frozen_data), raising=False)
+    monkeypatch.setenv("MEDSAM_GUI_CACHE_DIR", str(tmp_path / "user-cache"))
+    found = onnx_export.find_export("abc")
+    assert found is not None and found.folder == frozen_data / onnx_export.BUNDLED_EXPORTS_FOLDER / "abc"
+
+
+def test_build_script_exports_onnx_and_hands_the_folder_to_the_spec():
+    script = (REPO_ROOT / "packaging" / "build_linux.sh").read_text(encoding="utf-8")
+    export_step = script.index('packaging/export_onnx.py" "$BUILD_DIR/onnx-exports"')
+    assert export_step < script.index('MEDSAM_GUI_ONNX_EXPORTS="$BUILD_DIR/onnx-exports"') < script.index("pyinstaller\" --noconfirm")
+    assert '"$REPO_ROOT[onnx]"' in script and '["optional-dependencies"]["onnx"]' in script  # onnxruntime ships
+    compile((REPO_ROOT / "packaging" / "export_onnx.py").read_text(encoding="utf-8"), "export_onnx.py", "exec")
+
+
 def test_build_script_is_valid_bash():
     completed = subprocess.run(
         ["bash", "-n", str(REPO_ROOT / "packaging" / "build_linux.sh")], capture_output=True, text=True, timeout=30
@@ -169,11 +213,12 @@ def test_entry_script_runs_the_console_script_function():
 
 
 def test_app_version_matches_pyproject():
-    from medsam_gui.core.app_info import APP_VERSION, MODEL_SOURCES
+    from medsam_gui.core.app_info import APP_VERSION
+    from medsam_gui.core.model_catalogue import MODEL_CATALOGUE
 
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert APP_VERSION == pyproject["project"]["version"]
-    assert MODEL_SOURCES["litemedsam"].bundled and MODEL_SOURCES["litemedsam"].licence == "Apache-2.0"
+    assert MODEL_CATALOGUE["litemedsam"].bundled and MODEL_CATALOGUE["litemedsam"].licence == "Apache-2.0"
 
 
 def test_desktop_file_launches_the_installed_command_with_its_icon():

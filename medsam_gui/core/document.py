@@ -195,23 +195,48 @@ class Document:
         value = self.active_label if value is None else value
         return self._record(edits.edit_paint_volume(self.labels, mask_zyx, value, description))
 
-    def replace_label_on_slices(self, mask_zyx: np.ndarray, slices_z: np.ndarray, value: int,
-                                description: str = "3D mask") -> bool:
-        """On each slice where ``slices_z`` (bool ``[z]``) is set, label ``value`` becomes
+    def paint_plane_prediction(self, plane: str, index: int, mask_2d: np.ndarray,
+                               box_xyxy: tuple[int, int, int, int] | None = None, replace_in_box: bool = False) -> bool:
+        """Write a model's mask ``[row, column]`` of slice ``index`` of ``plane`` (as
+        displayed, see ``core.planes``) into the active label as one undo step.
+
+        By default the mask is added to the label. With ``replace_in_box`` the label
+        inside ``box_xyxy`` (inclusive (x0, y0, x1, y1) in that slice's pixels; the whole
+        slice when None) becomes exactly the mask: its pixels there that the mask leaves
+        out are cleared; outside the box nothing changes. Returns True when a voxel changed.
+        """
+        mask_2d = np.asarray(mask_2d, dtype=bool)
+        if not replace_in_box:
+            return bool(mask_2d.any()) and self.paint_plane(plane, index, mask_2d, mode="add", description="AI mask")
+        within = np.zeros(mask_2d.shape, dtype=bool)
+        if box_xyxy is None:
+            within[:] = True
+        else:
+            x0, y0, x1, y1 = (int(v) for v in box_xyxy)
+            within[y0 : y1 + 1, x0 : x1 + 1] = True
+        return self.paint_plane(plane, index, mask_2d, mode="replace", description="AI mask (replace in box)",
+                                within=within)
+
+    def replace_label_on_slices(self, mask_zyx: np.ndarray, slices: np.ndarray, value: int,
+                                description: str = "3D mask", plane: str = "axial") -> bool:
+        """On each slice of ``plane`` where ``slices`` (bool, one per slice of that plane:
+        ``[z]`` axial, ``[y]`` coronal, ``[x]`` sagittal) is set, label ``value`` becomes
         exactly ``mask_zyx`` (bool ``[z, y, x]``) there: its voxels outside the mask are
         cleared, the mask's voxels take ``value``; other slices stay. One undo step (a
         3D job's result, which may shrink what an earlier job wrote)."""
         if self._refuse_if_read_only(description):
             return False
-        chosen = np.flatnonzero(np.asarray(slices_z, dtype=bool))
-        if chosen.size == 0:
+        geometry = self.plane_geometry(plane)
+        chosen = np.flatnonzero(np.asarray(slices, dtype=bool))
+        planned = (edits.edit_paint_plane(self.labels, geometry, int(index), geometry.take(mask_zyx, int(index)), value,
+                                          "replace", description) for index in chosen)
+        changes = [edit for edit in planned if edit is not None]  # disjoint slices: each planned on the labels as they are
+        step = self.history.apply_step(self.labels, changes, description)
+        if step is None:
             return False
-        z0, z1 = int(chosen[0]), int(chosen[-1]) + 1
-        current = self.labels[z0:z1]
-        within = np.asarray(slices_z, dtype=bool)[z0:z1, None, None]
-        new = np.where(within & (current == value), np.uint8(0), current)
-        new = np.where(within & mask_zyx[z0:z1], np.uint8(value), new)
-        return self._record(edits.edit_from_new_values(self.labels, new, (z0, 0, 0), description))
+        self._announce([(edit, True) for edit in changes])
+        self._notify(*step.slice_range)
+        return True
 
     def replace_labels(self, new_labels_zyx: np.ndarray, description: str = "import labels") -> bool:
         """Make the labelmap equal ``new_labels_zyx`` (an import) as one undo step."""

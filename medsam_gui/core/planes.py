@@ -39,6 +39,11 @@ def check_plane(plane: str) -> str:
     return plane
 
 
+def slice_axis(plane: str) -> int:
+    """The array axis of ``[z, y, x]`` that ``plane``'s slice index runs along (0, 1 or 2)."""
+    return _SLICE_AXIS[check_plane(plane)]
+
+
 def offers_other_planes(shape_zyx: tuple[int, int, int]) -> bool:
     """True when coronal and sagittal views are worth showing (>= 8 axial slices)."""
     return int(shape_zyx[0]) >= MIN_SLICES_FOR_PLANES

@@ -1,8 +1,10 @@
 """Priority queue of encode jobs: the visible slice first, then its neighbours
 outward; a new focus drops the requests it supersedes. Thread-safe; one worker pops.
 
-A job is ``(slice_index, crop)`` where ``crop`` is None for the whole slice or an ROI
-crop (x_start, y_start, x_stop, y_stop).
+A job is ``(plane, slice_index, crop)``: ``plane`` is 'axial', 'coronal' or 'sagittal'
+(see core/planes.py), ``slice_index`` the slice of that plane, and ``crop`` None for the
+whole slice or an ROI crop (x_start, y_start, x_stop, y_stop) in the pixels of the image
+the model is given (for coronal/sagittal: the slice resampled to square pixels).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import heapq
 import itertools
 import threading
 
-Job = tuple[int, tuple[int, int, int, int] | None]
+Job = tuple[str, int, tuple[int, int, int, int] | None]
 
 PREDICT_PRIORITY = 2_000_000_000  # an embedding a predict() call is waiting for
 FOCUS_PRIORITY = 1_000_000_000  # the visible slice; neighbours get FOCUS - distance

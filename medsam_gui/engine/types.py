@@ -19,15 +19,18 @@ class SliceWithoutContrast(MedsamGuiError):
 class EmbeddingNotReady(MedsamGuiError):
     """``predict`` needs an embedding that is not computed yet; it has been queued.
 
-    ``slice_index`` names the slice; ``crop`` is the ROI crop (x_start, y_start,
-    x_stop, y_stop) when the missing embedding is an ROI-zoom one, else None.
+    ``slice_index`` names the slice of ``plane`` ('axial', 'coronal', 'sagittal');
+    ``crop`` is the ROI crop (x_start, y_start, x_stop, y_stop, in the pixels of the
+    image the model is given) when the missing embedding is an ROI-zoom one, else None.
     """
 
-    def __init__(self, slice_index: int, crop: tuple[int, int, int, int] | None = None) -> None:
-        what = f"ROI {crop} of slice {slice_index}" if crop else f"slice {slice_index}"
+    def __init__(self, slice_index: int, crop: tuple[int, int, int, int] | None = None, plane: str = "axial") -> None:
+        where = f"slice {slice_index}" if plane == "axial" else f"{plane} slice {slice_index}"
+        what = f"ROI {crop} of {where}" if crop else where
         super().__init__(f"the embedding of {what} is being computed")
         self.slice_index = slice_index
         self.crop = crop
+        self.plane = plane
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,10 @@ class ModelInfo:
 class Embedding:
     """An encoded image: backend features plus where the image sat in the input.
 
-    ``features`` is the backend's tensor (``[1, C, h, w]`` torch tensor, float32 on
-    CPU, possibly float16 on GPU); ``frame`` maps image pixels to the model input.
+    ``features`` are the backend's own ``[1, C, h, w]`` array, opaque to the engine (a
+    torch tensor on the model's device, a numpy array for ONNX Runtime): the engine
+    only passes them back to the backend's ``decode`` and asks the backend for a
+    numpy copy (``features_to_array``). ``frame`` maps image pixels to the model input.
     """
 
     features: Any
@@ -59,7 +64,8 @@ class Embedding:
 
     @property
     def nbytes(self) -> int:
-        return int(self.features.element_size() * self.features.nelement())
+        """Bytes the features hold (numpy arrays and torch tensors both say)."""
+        return int(self.features.nbytes)
 
 
 @dataclass(frozen=True)
@@ -93,14 +99,20 @@ class LowResLogits:
 
 @dataclass(frozen=True)
 class Prediction:
-    """A mask on one slice.
+    """A mask on one slice of one plane.
 
-    mask: bool ``[rows, columns]`` on the slice grid.
+    mask: bool ``[rows, columns]`` on the slice's voxel grid (``PlaneGeometry.image_shape``,
+        displayed orientation).
     score: the decoder's predicted IoU.
     logits: opaque; pass the Prediction back as ``mask_input`` to refine it.
-    slice_index: the slice (z) it belongs to.
-    box_xyxy: the box prompt in slice pixels (inclusive corners), or None.
-    crop: the slice region that was encoded (x_start, y_start, x_stop, y_stop).
+    slice_index: the slice of ``plane`` it belongs to (z for axial).
+    box_xyxy: the box prompt in slice voxel pixels (inclusive corners), or None.
+    crop: the region that was encoded (x_start, y_start, x_stop, y_stop), in the pixels
+        of the image the model is given: the slice itself for axial, the slice resampled
+        to square pixels (``model_image_shape``) for coronal and sagittal.
+    plane: 'axial', 'coronal' or 'sagittal'.
+    model_image_shape: (rows, columns) of the image the model is given; None: the
+        mask's shape (no resampling).
     """
 
     mask: np.ndarray
@@ -109,19 +121,22 @@ class Prediction:
     slice_index: int
     box_xyxy: tuple[int, int, int, int] | None
     crop: tuple[int, int, int, int]
+    plane: str = "axial"
+    model_image_shape: tuple[int, int] | None = None
 
     @property
     def used_roi_zoom(self) -> bool:
-        rows, cols = self.mask.shape
+        rows, cols = self.model_image_shape or self.mask.shape
         return self.crop != (0, 0, cols, rows)
 
 
 @dataclass(frozen=True)
 class EncodeResult:
-    """What the worker did for one job: the slice, whether it came from the cache
-    (memory or disk) instead of the encoder, and the seconds it took."""
+    """What the worker did for one job: the slice (of ``plane``), whether it came from
+    the cache (memory or disk) instead of the encoder, and the seconds it took."""
 
     slice_index: int
     from_cache: bool
     seconds: float
     crop: tuple[int, int, int, int] | None = None
+    plane: str = "axial"

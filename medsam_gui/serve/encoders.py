@@ -20,7 +20,7 @@ import numpy as np
 
 def _encode_with(backend, image_rgb_uint8: np.ndarray):
     embedding = backend.encode(image_rgb_uint8)
-    features = embedding.features.detach().float().cpu().numpy().astype(np.float16)
+    features = backend.features_to_array(embedding.features).astype(np.float16)
     return features, embedding.frame
 
 

@@ -64,7 +64,9 @@ class ShortcutsDialog(QDialog):
         self.setObjectName("shortcuts_dialog")
         rows = [list(row) for row in shortcut_rows()]
         rows += [
-            ["Canvas", "Next / previous slice", "Mouse wheel"],
+            ["Canvas", "Next / previous slice of that view (it becomes the view in use)", "Mouse wheel"],
+            ["Canvas", "Box or +/- points on any plane (axial, coronal, sagittal)", "B or P tool, left drag / click"],
+            ["Canvas", "Move the 3D cursor (the other views follow)", "Ctrl+click, Ctrl+drag"],
             ["Canvas", "Zoom about the cursor", "Ctrl+wheel"],
             ["Canvas", "Pan", "Middle drag, Space+drag"],
             ["Canvas", "Window / level", "Right drag"],

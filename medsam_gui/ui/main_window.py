@@ -1,7 +1,11 @@
-"""MainWindow: the plane views, slider with embedding states, docks, menus, status bar.
+"""MainWindow: composes the plane views, the slice navigator, docks, menus and status bar.
 
-The GUI thread alone touches the Document. The encoder thread (EncoderWorker) and the
-decoder thread (DecoderWorker) only compute; their results arrive as queued signals.
+The controllers do the work: OpeningController (reading scans), PromptController
+(prompts, preview, accept, encoding focus), Segment3DController (propagation, key
+boxes), ProjectController, CaseFilesController (export/import, sessions, journal,
+recovery). The GUI thread alone
+touches the Document. The encoder thread (EncoderWorker) and the decoder thread
+(DecoderWorker) only compute; their results arrive as queued signals.
 """
 
 from __future__ import annotations
@@ -9,18 +13,13 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
-    QSlider,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,37 +31,36 @@ from medsam_gui.core.window import CT_DISPLAY_PRESETS, percentile_window
 from medsam_gui.ui import recent_files
 from medsam_gui.ui.actions import build_actions
 from medsam_gui.ui.canvas.readout import CursorReadout
-from medsam_gui.ui.canvas.rendering import preview_to_qimage
-from medsam_gui.ui.canvas.slice_strip import SliceStateStrip
 from medsam_gui.ui.canvas.start_hint import StartHint
 from medsam_gui.ui.canvas.view import accept_file_drag, dropped_local_paths
-from medsam_gui.ui.case_files import CaseFilesMixin
-from medsam_gui.ui.dialogs import SeriesChooser, ShortcutsDialog
+from medsam_gui.ui.case_files import CaseFilesController
+from medsam_gui.ui.dialogs import ShortcutsDialog
 from medsam_gui.ui.panels.cases import CasesPanel
 from medsam_gui.ui.panels.labels import LabelsPanel
+from medsam_gui.ui.opening import OpeningController
 from medsam_gui.ui.panels.model import ModelPanel
 from medsam_gui.ui.plane_views import PlaneViews
 from medsam_gui.ui.project_controller import ProjectController
-from medsam_gui.ui.prompting import PromptSession
+from medsam_gui.ui.prompt_controller import PromptController
 from medsam_gui.ui.segment3d import Segment3DController
+from medsam_gui.ui.slice_navigator import SliceNavigator
 from medsam_gui.ui.tools.box import BoxTool
 from medsam_gui.ui.tools.brush import BrushTool
 from medsam_gui.ui.tools.crosshair import CrosshairTool
 from medsam_gui.ui.tools.points import PointTool
-from medsam_gui.ui.worker import DecoderWorker, EncoderWorker, EngineLoader, VolumeLoader
+from medsam_gui.ui.worker import DecoderWorker, EncoderWorker, EngineLoader
 
-STATE_POLL_MS = 300
 DOCK_WIDTH = 300
 MIN_BRUSH_RADIUS, MAX_BRUSH_RADIUS = 1.0, 100.0
-FILE_FILTER = "Scans (*.dcm *.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
 
 
-class MainWindow(CaseFilesMixin, QMainWindow):
+class MainWindow(QMainWindow):
     """The app window. Pass ``engine`` to share one; otherwise one is created in the background,
     unless ``load_model`` is False (then ``attach_engine`` gives the window its model later).
 
-    Tools use the window as their context: ``document``, ``prompts``, ``view`` (the axial
-    view), ``plane_views``, ``brush_radius``, ``statusBar()``.
+    Tools use the window as their context: ``document``, ``prompts`` (the
+    PromptController's PromptSession), ``view`` (the axial view), ``plane_views``,
+    ``brush_radius``, ``statusBar()``.
     """
 
     def __init__(self, engine=None, model_name: str = "litemedsam", parent=None, load_model: bool = True) -> None:
@@ -75,32 +73,33 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.encoder: EncoderWorker | None = None
         self.decoder: DecoderWorker | None = None
         self.brush_radius = 5.0
-        self._loader: VolumeLoader | None = None
-        self._abandoned_loaders: list[VolumeLoader] = []  # cancelled opens still reading
         self._engine_loader: EngineLoader | None = None
         self._error_box: QMessageBox | None = None
         self._stopped = False  # shut down: a later close asks nothing
-        self._session_file: tuple[Document, str] | None = None  # (case, path) of its last saved/opened session
-
-        self.prompts = PromptSession(self)
-        self.prompts.prompt_changed.connect(self._draw_prompt)
-        self.prompts.preview_changed.connect(self._draw_preview)
-        self.prompts.waiting.connect(lambda index: self.statusBar().showMessage(f"Waiting for the embedding of slice {index}..."))
-        self.prompts.waiting_for_model.connect(self._on_prompt_waiting_for_model)
-        self.prompts.decoded.connect(lambda ms: self.decoder_label.setText(f"decoder {ms:.0f} ms"))
-        self.prompts.failed.connect(self.show_error)
 
         self._build_docks()
-        self._build_central()
         self._build_status_bar()
+        self._build_central()
+        self.prompt_controller = PromptController(
+            self.plane_views, current_document=lambda: self.document, current_engine=lambda: self.engine,
+            status=self.statusBar().showMessage, show_error=self.show_error, parent=self)
+        self.prompts = self.prompt_controller.session
+        self.prompts.waiting_for_model.connect(self._on_prompt_waiting_for_model)
+        self.prompts.decoded.connect(lambda ms: self.decoder_label.setText(f"decoder {ms:.0f} ms"))
         self.project_controller = ProjectController(
             self, self.cases_panel, self.cases_dock, self.labels_panel, self.statusBar(), self.show_error, self.open_path,
             self.set_volume, lambda: self.document, self.show_slice, self.render, self.confirm_unsaved_changes,
             current_engine=lambda: self.engine)
+        self.case_files = CaseFilesController(  # the edit journal, its crash marker and the recovery offer start here
+            self, current_document=lambda: self.document, set_volume=self.set_volume, show_slice=self.show_slice,
+            render=self.render, labels_panel=self.labels_panel, status=self.statusBar().showMessage,
+            show_error=self.show_error, confirm_unsaved_changes=self.confirm_unsaved_changes,
+            project_controller=self.project_controller)
         self.segment3d = Segment3DController(
             self, current_document=lambda: self.document, current_engine=lambda: self.engine,
-            current_box=self._box_on_this_slice, show_slice=self.show_slice, render=self.render,
-            status=self.statusBar().showMessage, show_error=self.show_error, slice_strip=self.state_strip)
+            current_plane=lambda: self.plane_views.current_plane, current_box=self.prompt_controller.box_on_screen,
+            show_plane_slice=self.plane_views.go_to, render=self.render, status=self.statusBar().showMessage,
+            show_error=self.show_error, slice_strip=self.state_strip)
         self.actions_by_id = build_actions(self, self.menuBar())
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.setObjectName("menu.recent")
@@ -117,12 +116,6 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         }
         self.use_box_tool()
 
-        self._state_timer = QTimer(self)
-        self._state_timer.setInterval(STATE_POLL_MS)
-        self._state_timer.timeout.connect(self._poll_embedding_states)
-        self._state_timer.start()
-        self._init_case_files()  # autosave timer, crash marker, recovery offer (case_files.py)
-
         if engine is not None:
             self.attach_engine(engine)
         elif load_model:
@@ -135,7 +128,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
     # -- layout ----------------------------------------------------------------------
     def _build_central(self) -> None:
         self.plane_views = PlaneViews(self.labels_panel, self.statusBar().showMessage, self)
-        self.view = self.plane_views.axial  # prompts and their preview live on the axial view
+        self.view = self.plane_views.axial  # the start screen lives on the axial view
         self.plane_views.cursor_moved.connect(
             lambda plane, x, y: self.readout_label.show_cursor(self.document, x, y, plane))
         self.plane_views.window_dragged.connect(self._on_window_dragged)
@@ -143,25 +136,15 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.start_hint = StartHint()
         self.start_hint.recent_chosen.connect(self.open_path)
         self.view.set_placeholder(self.start_hint)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setObjectName("slice_slider")
-        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.slider.valueChanged.connect(self.show_slice)
-        self.slice_label = QLabel("-")
-        self.slice_label.setMinimumWidth(90)
-        self.state_strip = SliceStateStrip()
-        slider_column = QVBoxLayout()
-        slider_column.setSpacing(1)
-        slider_column.addWidget(self.slider)
-        slider_column.addWidget(self.state_strip)
-        slider_row = QHBoxLayout()
-        slider_row.addLayout(slider_column, 1)
-        slider_row.addWidget(self.slice_label)
+        self.navigator = SliceNavigator(self.plane_views, current_engine=lambda: self.engine,
+                                        on_progress=self.model_panel.set_progress)
+        self.slider, self.state_strip, self.slice_label = (self.navigator.slider, self.navigator.state_strip,
+                                                           self.navigator.slice_label)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.plane_views.widget, 1)
-        layout.addLayout(slider_row)
+        layout.addWidget(self.navigator)
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
@@ -189,17 +172,8 @@ class MainWindow(CaseFilesMixin, QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.readout_label = CursorReadout()
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("status.progress")
-        self.progress_bar.setRange(0, 0)  # busy indicator
-        self.progress_bar.setMaximumWidth(120)
-        self.progress_bar.hide()
-        self.cancel_open_button = QToolButton()
-        self.cancel_open_button.setObjectName("status.cancel_open")
-        self.cancel_open_button.setText("Cancel")
-        self.cancel_open_button.setToolTip("Stop opening this file (the open case stays)")
-        self.cancel_open_button.clicked.connect(self.cancel_open)
-        self.cancel_open_button.hide()
+        self.opening = OpeningController(self, bar, self.show_error, self.confirm_unsaved_changes, self.set_volume)
+        self.progress_bar, self.cancel_open_button = self.opening.progress_bar, self.opening.cancel_button
         self.model_label = QLabel("model: loading...")
         self.model_label.setObjectName("status.model")
         self.decoder_label = QLabel("decoder - ms")
@@ -225,7 +199,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             self._give_volume_to_engine()
         self.encoder.start()
         self.decoder.start()
-        self.prompts.set_decoder(self.decoder)  # sends a prompt drawn while the model loaded
+        self.prompt_controller.set_decoder(self.decoder)  # sends a prompt drawn while the model loaded
 
     def _on_engine_failed(self, message: str) -> None:
         self.model_label.setText("model: not available")
@@ -238,99 +212,40 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self.statusBar().showMessage("No model is available: no mask can be computed" if model_failed
                                      else "The mask will appear when the model is loaded")
 
-    def _give_volume_to_engine(self) -> None:
+    def _give_volume_to_engine(self, focus: bool = True) -> None:
+        """The engine works on the open volume from now on (``focus``: encoding the slice in use first)."""
         self.engine.cancel_pending()
         self.engine.set_volume(self.document.volume)
-        self.engine.focus(self.document.slice_index)
+        if focus:
+            self.prompt_controller.focus_encoding()
 
-    def _on_embedding_ready(self, slice_index: int, from_cache: bool, seconds: float) -> None:
-        self.prompts.on_embedding_ready(slice_index)
+    def _on_embedding_ready(self, slice_index: int, from_cache: bool, seconds: float, plane: str) -> None:
+        self.prompt_controller.on_embedding_ready(slice_index, from_cache, seconds, plane)
         if not from_cache:
-            self.statusBar().showMessage(f"Slice {slice_index} encoded in {seconds:.1f} s", 3000)
-        self._poll_embedding_states()
-
-    def _poll_embedding_states(self) -> None:
-        if self.engine is None or self.document is None:
-            return
-        states = self.engine.slice_states()
-        total = self.document.volume.shape_zyx[0]
-        self.state_strip.set_states(total, states, self.document.slice_index)
-        self.model_panel.set_progress(sum(1 for s in states.values() if s == "encoded"), total)
+            name = "Slice" if plane == "axial" else f"{plane.capitalize()} slice"
+            self.statusBar().showMessage(f"{name} {slice_index} encoded in {seconds:.1f} s", 3000)
+        self.navigator.poll_states()
 
     # -- opening ---------------------------------------------------------------------
-    def open_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a scan", "", FILE_FILTER)
-        if path:
-            self.open_path(path)
-
-    def open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a DICOM folder")
-        if path:
-            self.open_path(path)
-
     def open_path(self, path: str, series_uid: str | None = None, on_loaded=None) -> None:
-        """Open a file or folder in the background; the window stays usable meanwhile.
-        ``on_loaded(volume)``, when given, is called instead of showing the volume
-        (a project case: its controller saves the case being left and shows it)."""
-        if on_loaded is None and not self.confirm_unsaved_changes():
-            return
-        self.cancel_open()  # a new open supersedes one still reading
-        loader = VolumeLoader(str(path), series_uid, parent=self)
-        # a cancelled or superseded loader's result (even one already queued) is dropped
-        show = on_loaded or self.set_volume
-        loader.loaded.connect(lambda volume: loader is self._loader and (self._show_opening(False), show(volume)))
-        loader.ambiguous.connect(lambda folder, series: loader is self._loader and self._choose_series(folder, series))
-        loader.failed.connect(lambda message: loader is self._loader and self._on_open_failed(message))
-        self._loader = loader
-        self._show_opening(True)
-        self.statusBar().showMessage(f"Opening {path}...")
-        loader.start()
-
-    def cancel_open(self) -> None:
-        """Stop waiting for the file being opened: its result is dropped when it arrives
-        (a reader in flight is never killed) and the open case stays as it was."""
-        loader, self._loader = self._loader, None
-        if loader is None:
-            return
-        self._abandoned_loaders = [old for old in self._abandoned_loaders if old.isRunning()] + [loader]
-        if not self.progress_bar.isVisible():
-            return
-        self._show_opening(False)
-        self.statusBar().showMessage(f"Stopped opening {loader.path}", 5000)
-
-    def _show_opening(self, opening: bool) -> None:
-        self.progress_bar.setVisible(opening)
-        self.cancel_open_button.setVisible(opening)
-
-    def _on_open_failed(self, message: str) -> None:
-        self._show_opening(False)
-        self.show_error(message)
-
-    def _choose_series(self, folder: str, series: list) -> None:
-        self._show_opening(False)
-        self.statusBar().clearMessage()
-        chooser = SeriesChooser(folder, series, self)
-        chooser.accepted.connect(lambda: chooser.chosen_uid and self.open_path(folder, chooser.chosen_uid))
-        chooser.open()
+        """Open a file or folder in the background (``OpeningController.open_path``)."""
+        self.opening.open_path(path, series_uid, on_loaded)
 
     def set_volume(self, volume) -> None:
         """Show ``volume`` as a new Document (empty labels)."""
-        self._before_case_switch()
-        self._show_opening(False)
+        self.case_files.before_case_switch()
+        self.opening.show_busy(False)
         self.statusBar().clearMessage()
         self.start_hint.hide()
-        self.prompts.clear()
+        self.prompt_controller.discard()
         self.document = Document(volume)
         self.document.add_labels_listener(self._on_labels_changed)
         self.document.add_cursor_listener(self._on_cursor_moved)
-        self._after_case_opened()  # the edit journal (case_files.py)
+        self.case_files.after_case_opened()  # the edit journal
+        if self.engine is not None:
+            self._give_volume_to_engine(focus=False)  # before the views, which ask to encode the slices they show
         self.labels_panel.set_document(self.document)
         self.plane_views.set_document(self.document)
-        slice_count = volume.shape_zyx[0]
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, slice_count - 1)
-        self.slider.setValue(self.document.slice_index)
-        self.slider.blockSignals(False)
         name = volume.description or os.path.basename(volume.source_path.rstrip("/"))
         self.setWindowTitle(f"{name} - medsam-gui")
         if volume.source_path:
@@ -338,8 +253,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             self._refresh_recent_menu()
         for warning in volume.warnings:
             self.statusBar().showMessage(warning, 8000)
-        if self.engine is not None:
-            self._give_volume_to_engine()
+        self.prompt_controller.focus_encoding()
         self.render()
         self.plane_views.fit()
 
@@ -362,67 +276,31 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     # -- drawing ---------------------------------------------------------------------
     def render(self) -> None:
-        """Redraw every plane view, and the preview and prompt of the current axial slice."""
+        """Redraw every plane view with its preview and prompt, the navigator and the read-out."""
         if self.document is not None:
             self.plane_views.render()
-            self._draw_axial_extras()
+            self._draw_extras()
 
-    def _draw_axial_extras(self) -> None:
-        """The preview, the prompt graphics, the slice label and the read-out."""
-        self._draw_preview()
-        self._draw_prompt()
-        last = self.document.volume.shape_zyx[0] - 1
-        self.slice_label.setMinimumWidth(self.slice_label.fontMetrics().horizontalAdvance(f"slice {last} of 0-{last} "))
-        self.slice_label.setText(f"slice {self.document.slice_index} of 0-{last}")  # 0-based, as the command line counts
+    def _draw_extras(self) -> None:
+        """The preview and prompt graphics, the slider, slice label and strip, the read-out."""
+        self.prompt_controller.draw()
+        self.navigator.refresh()
         self.readout_label.refresh(self.document)
-
-    def _draw_preview(self) -> None:
-        preview = self.prompts.preview
-        if self.document is None or preview is None or preview.slice_index != self.document.slice_index:
-            self.view.set_preview(None)
-            return
-        colour = self.document.label_table.get(self.document.active_label).colour
-        self.view.set_preview(preview_to_qimage(preview.mask, colour))
-        if not preview.mask.any():
-            self.statusBar().showMessage("The model found no object here; draw a box around it (B)", 6000)
-            return
-        self.statusBar().showMessage(f"IoU {preview.score:.2f}: Enter adds, Shift+Enter replaces in box, Esc discards", 4000)
-
-    def _draw_prompt(self) -> None:
-        prompts = self.prompts
-        on_this_slice = self.document is not None and prompts.slice_index == self.document.slice_index
-        self.view.set_prompt_graphics(
-            prompts.box_xyxy if on_this_slice else None,
-            prompts.points_xy if on_this_slice and prompts.points_xy else None,
-            prompts.point_labels,
-        )
 
     def _on_labels_changed(self, first_slice: int, end_slice: int) -> None:  # the views redraw themselves
         self.labels_panel.refresh_if_table_changed()  # undo may bring a deleted label back
 
     # -- navigation ------------------------------------------------------------------
     def show_slice(self, slice_index: int) -> None:
-        """Show axial slice ``slice_index`` (clamped) and encode it first (moves the 3D cursor)."""
-        if self.document is None:
-            return
-        slice_index = int(min(max(slice_index, 0), self.document.volume.shape_zyx[0] - 1))
-        if not self.document.set_cursor((slice_index, *self.document.cursor_zyx[1:])) and \
-                self.slider.value() != slice_index:
-            self._on_cursor_moved(self.document.cursor_zyx, self.document.cursor_zyx)
+        """Show axial slice ``slice_index`` (clamped): the 3D cursor moves there."""
+        if self.document is not None:
+            self.document.set_cursor((slice_index, *self.document.cursor_zyx[1:]))
 
     def _on_cursor_moved(self, previous_zyx, cursor_zyx) -> None:
-        """The 3D cursor moved (the plane views redraw themselves): a new axial slice
-        leaves the prompt of the old one, moves the slider and is encoded first."""
-        slice_index = cursor_zyx[0]
-        if previous_zyx[0] != slice_index or self.slider.value() != slice_index:
-            if self.prompts.slice_index is not None and self.prompts.slice_index != slice_index:
-                self.prompts.clear()
-            self.slider.blockSignals(True)
-            self.slider.setValue(slice_index)
-            self.slider.blockSignals(False)
-            if self.engine is not None:
-                self.engine.focus(slice_index)
-        self._draw_axial_extras()
+        """The 3D cursor moved (the plane views redraw themselves): a prompt whose slice
+        left its view is forgotten, a new slice of the plane in use is encoded first."""
+        self.prompt_controller.on_cursor_moved(previous_zyx, cursor_zyx)
+        self._draw_extras()
 
     def next_slice(self) -> None:
         self.plane_views.step(self.plane_views.current_plane, +1)
@@ -511,31 +389,15 @@ class MainWindow(CaseFilesMixin, QMainWindow):
 
     # -- edits -----------------------------------------------------------------------
     def accept_preview(self) -> None:
-        """Add the preview to the active label (one undo step)."""
-        self._accept_preview(replace_in_box=False)
+        """Add the preview to the active label on its plane slice (one undo step)."""
+        self.prompt_controller.accept(replace_in_box=False)
 
     def accept_preview_replacing(self) -> None:
         """Make the preview the active label's outline inside the box (one undo step)."""
-        self._accept_preview(replace_in_box=True)
-
-    def _accept_preview(self, replace_in_box: bool) -> None:
-        if self.document is None:
-            return
-        if self.prompts.preview is None:
-            self.statusBar().showMessage("No mask to accept yet", 2000)
-            return
-        name = self.document.label_table.get(self.document.active_label).name
-        if self.prompts.accept_into(self.document, replace_in_box=replace_in_box):
-            self.statusBar().showMessage(f"{name} replaced inside the box" if replace_in_box else f"Mask added to {name}", 3000)
-
-    def _box_on_this_slice(self) -> tuple[int, int, int, int] | None:
-        """The box drawn on the slice on screen (x0, y0, x1, y1), or None."""
-        if self.document is None or self.prompts.slice_index != self.document.slice_index:
-            return None
-        return self.prompts.box_xyxy
+        self.prompt_controller.accept(replace_in_box=True)
 
     def discard_preview(self) -> None:
-        self.prompts.clear()
+        self.prompt_controller.discard()
 
     def undo(self) -> None:
         if self.document is not None and self.document.undo() is None:
@@ -546,18 +408,20 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             self.statusBar().showMessage("Nothing to redo", 2000)
 
     def fill_label_on_slice(self) -> None:
-        """Fill the holes of the active label on this slice."""
-        document = self.document
+        """Fill the holes of the active label on the slice of the plane in use."""
+        document, plane = self.document, self.plane_views.current_plane
         if document is not None:
-            filled = ndimage.binary_fill_holes(document.labels[document.slice_index] == document.active_label)
-            document.paint_slice(document.slice_index, filled, mode="add", description="fill holes")
+            index = document.plane_index(plane)
+            label = document.plane_geometry(plane).take(document.labels, index) == document.active_label
+            document.paint_plane(plane, index, ndimage.binary_fill_holes(label), mode="add", description="fill holes")
 
     def erase_label_on_slice(self) -> None:
-        """Erase the active label on this slice."""
-        document = self.document
+        """Erase the active label on the slice of the plane in use."""
+        document, plane = self.document, self.plane_views.current_plane
         if document is not None:
-            everywhere = np.ones(document.labels.shape[1:], dtype=bool)
-            document.paint_slice(document.slice_index, everywhere, mode="erase", description="erase label on slice")
+            everywhere = np.ones(document.plane_geometry(plane).image_shape, dtype=bool)
+            document.paint_plane(plane, document.plane_index(plane), everywhere, mode="erase",
+                                 description="erase label on slice")
 
     # -- labels ----------------------------------------------------------------------
     def add_label(self) -> None:
@@ -614,7 +478,7 @@ class MainWindow(CaseFilesMixin, QMainWindow):
             return True
         answer = self.ask_save_changes()
         if answer == "save":
-            return self.save_work()
+            return self.case_files.save_work()
         return answer == "discard"
 
     def closeEvent(self, event) -> None:
@@ -640,14 +504,14 @@ class MainWindow(CaseFilesMixin, QMainWindow):
         self._stopped = True
         self.project_controller.shutdown()
         self.segment3d.cancel()
-        self._close_case_files(keep_journal)
-        self._state_timer.stop()
+        self.case_files.close(keep_journal)
+        self.navigator.stop()
         self.model_panel.shutdown()  # encoder service: a connection test in flight ends (issue 16)
         if self.engine is not None:
             self.engine.cancel_pending()
         for thread in (self.encoder, self.decoder):
             if thread is not None and thread.isRunning():
                 thread.stop()
-        for thread in (self._loader, self._engine_loader, *self._abandoned_loaders):
-            if thread is not None:
-                thread.wait()
+        self.opening.wait()
+        if self._engine_loader is not None:
+            self._engine_loader.wait()

@@ -5,9 +5,12 @@ One job: show the open Document in three planes. It owns the three views, the la
 settings file), and draws each view from the Document: the slice through the 3D cursor
 in that plane with the shared display window, the label overlay, the crosshair, the
 orientation letters and the physical pixel aspect. It redraws from the Document's
-announcements (labels changed, cursor moved); the preview and prompt graphics stay
-with the window (axial view only). A 2D image, or a volume of fewer than
-``MIN_SLICES_FOR_PLANES`` slices, is shown in the axial view only.
+announcements (labels changed, cursor moved); the preview and prompt graphics are
+drawn by the PromptController (``ui/prompt_controller.py``) in the view of their
+plane. It also knows the plane in use: the view last clicked or scrolled (or the one
+view shown), whose slice is encoded first and whose slices the slice strip shows. A 2D
+image, or a volume of fewer than ``MIN_SLICES_FOR_PLANES`` slices, is shown in the axial
+view only.
 
 Dependencies (explicit): ``overlay_settings`` (an object with ``overlays_visible``,
 ``opacity`` and ``outline_only``: the labels panel) and ``show_status(message, ms)``.
@@ -43,15 +46,18 @@ class PlaneViews(QObject):
         views: {'axial' | 'coronal' | 'sagittal': SliceView}.
         widget: the QWidget holding them (the window's central area).
         layout: one of :data:`LAYOUTS` (what the user chose, kept across sessions).
-        current_plane: the plane of the view the user last worked in (PgUp/PgDown step it).
+        current_plane: the plane in use: of the view the user last clicked or scrolled,
+            or the one view shown (PgUp/PgDown and zoom act on it, its slice is encoded first).
 
-    Signals (from any view):
+    Signals:
         cursor_moved(str plane, float x, float y): image position under the mouse (NaN off it).
         window_dragged(int dx, int dy), files_dropped(list paths): as SliceView's.
+        plane_in_use_changed(str plane): ``current_plane`` changed.
     The wheel and Ctrl+click are handled here: they move the Document's 3D cursor.
     """
 
     cursor_moved = pyqtSignal(str, float, float)
+    plane_in_use_changed = pyqtSignal(str)
     window_dragged = pyqtSignal(int, int)
     files_dropped = pyqtSignal(list)
 
@@ -73,6 +79,7 @@ class PlaneViews(QObject):
             view.window_dragged.connect(self.window_dragged)
             view.files_dropped.connect(self.files_dropped)
             view.crosshair_requested.connect(lambda x, y, v=view: self.move_cursor_to(v, x, y))
+            view.pressed.connect(lambda p=plane: self.use_plane(p))
             row.addWidget(view, 1)
             self.views[plane] = view
         self.layout = remembered_layout()
@@ -116,10 +123,14 @@ class PlaneViews(QObject):
         shown = self.shown_planes()
         for plane, view in self.views.items():
             view.setVisible(plane in shown)
-        if self.current_plane not in shown:
-            self.current_plane = shown[0]
-        if len(shown) == 1:
-            self.current_plane = shown[0]
+        if self.current_plane not in shown or len(shown) == 1:
+            self.use_plane(shown[0])
+
+    def use_plane(self, plane: str) -> None:
+        """Make ``plane`` the plane in use (announced when it changes)."""
+        if plane != self.current_plane:
+            self.current_plane = plane
+            self.plane_in_use_changed.emit(plane)
 
     # -- the document ----------------------------------------------------------------
     def set_document(self, document) -> None:
@@ -200,17 +211,26 @@ class PlaneViews(QObject):
         """Move the cursor ``delta`` slices along ``plane``'s slice axis (the wheel, PgUp/PgDown)."""
         if self.document is None:
             return
-        self.current_plane = plane
+        self.go_to(plane, self.document.plane_index(plane) + delta)
+
+    def go_to(self, plane: str, index: int) -> None:
+        """Show slice ``index`` (clamped) of ``plane``: the cursor moves along its slice axis;
+        ``plane`` becomes the plane in use (a plane not on screen gets the one large view)."""
+        if self.document is None:
+            return
+        if plane not in self.shown_planes():
+            self.set_layout(plane)
+        self.use_plane(plane)
         geometry = self.document.plane_geometry(plane)
-        index, row, column = geometry.from_volume(*self.document.cursor_zyx)
-        index = min(max(index + delta, 0), geometry.slice_count - 1)
+        _index, row, column = geometry.from_volume(*self.document.cursor_zyx)
+        index = min(max(int(index), 0), geometry.slice_count - 1)
         self.document.set_cursor(geometry.to_volume(index, row, column))
 
     def move_cursor_to(self, view: SliceView, x: float, y: float) -> None:
         """Put the 3D cursor at image position (x, y) of ``view`` (clamped into its slice)."""
         if self.document is None or math.isnan(x) or math.isnan(y):
             return
-        self.current_plane = view.plane
+        self.use_plane(view.plane)
         geometry = self.document.plane_geometry(view.plane)
         rows, columns = geometry.image_shape
         row = min(max(int(math.floor(y)), 0), rows - 1)
@@ -250,6 +270,4 @@ class PlaneViews(QObject):
         return self.views[self.current_plane]
 
     def _on_mouse(self, plane: str, x: float, y: float) -> None:
-        if not math.isnan(x):
-            self.current_plane = plane
         self.cursor_moved.emit(plane, x, y)

@@ -1,10 +1,11 @@
 """The prompt of the object being segmented, its decoder calls and its preview.
 
-:class:`PromptSession` lives in the GUI thread. It holds the current prompt (slice,
-box, points), sends each change to the :class:`~medsam_gui.ui.worker.DecoderWorker`
+:class:`PromptSession` lives in the GUI thread. It holds the current prompt (plane,
+slice of that plane, box, points: in the displayed pixels of that plane slice, see
+``core.planes``), sends each change to the :class:`~medsam_gui.ui.worker.DecoderWorker`
 (latest request wins) and keeps only the result of the newest request as the
 preview. When the embedding is not ready, the prompt stays pending and is sent again
-when the encoder reports that slice; before the model is loaded, it stays pending and is
+when the encoder reports that plane slice; before the model is loaded, it stays pending and is
 sent when the decoder attaches. Accepting writes the preview into the Document
 as one undo step, either adding to the active label or replacing it inside the box
 (so a refined box can also shrink an object); discarding forgets prompt and preview.
@@ -32,7 +33,7 @@ class PromptSession(QObject):
     """Signals:
         prompt_changed(): box or points changed (redraw prompt graphics).
         preview_changed(): a new preview mask (or none) is available as ``preview``.
-        waiting(int slice_index): the prompt waits for that slice's embedding.
+        waiting(int slice_index, str plane): the prompt waits for that plane slice's embedding.
         waiting_for_model(): no model yet; the prompt is sent when ``set_decoder`` is called.
         decoded(float milliseconds): time of the last decoder call.
         failed(str message)
@@ -40,7 +41,7 @@ class PromptSession(QObject):
 
     prompt_changed = pyqtSignal()
     preview_changed = pyqtSignal()
-    waiting = pyqtSignal(int)
+    waiting = pyqtSignal(int, str)
     waiting_for_model = pyqtSignal()
     decoded = pyqtSignal(float)
     failed = pyqtSignal(str)
@@ -52,8 +53,9 @@ class PromptSession(QObject):
         self._oldest_live_request_id = 1  # results of earlier requests belong to a cleared prompt
         self._preview_request_id = 0
         self._dragging = False
-        self._waiting_slice: int | None = None
-        self.slice_index: int | None = None
+        self._waiting_for: tuple[str, int] | None = None  # (plane, slice) whose embedding the prompt waits for
+        self.plane = "axial"  # the plane of the view the prompt was drawn in
+        self.slice_index: int | None = None  # its slice in that plane (None: no prompt)
         self.box_xyxy: tuple[int, int, int, int] | None = None
         self.points_xy: list[tuple[float, float]] = []
         self.point_labels: list[int] = []
@@ -73,15 +75,16 @@ class PromptSession(QObject):
     def is_empty(self) -> bool:
         return self.box_xyxy is None and not self.points_xy
 
-    def set_box(self, slice_index: int, box_xyxy: tuple[int, int, int, int]) -> None:
-        """Set the box (inclusive corners x0 <= x1, y0 <= y1) and decode."""
-        self._move_to_slice(slice_index)
+    def set_box(self, slice_index: int, box_xyxy: tuple[int, int, int, int], plane: str = "axial") -> None:
+        """Set the box (inclusive corners x0 <= x1, y0 <= y1) on slice ``slice_index`` of ``plane`` and decode."""
+        self._move_to_slice(plane, slice_index)
         self.box_xyxy = tuple(int(v) for v in box_xyxy)
         self._changed()
 
-    def add_point(self, slice_index: int, x: float, y: float, positive: bool) -> None:
-        """Add a positive (1) or negative (0) click at pixel (x, y) and decode."""
-        self._move_to_slice(slice_index)
+    def add_point(self, slice_index: int, x: float, y: float, positive: bool, plane: str = "axial") -> None:
+        """Add a positive (1) or negative (0) click at pixel (x, y) of slice ``slice_index``
+        of ``plane`` and decode."""
+        self._move_to_slice(plane, slice_index)
         self.points_xy.append((float(x), float(y)))
         self.point_labels.append(1 if positive else 0)
         self._changed()
@@ -103,7 +106,7 @@ class PromptSession(QObject):
             self._decoder.interaction.cancel()
         self._request_id += 1  # results still in flight become stale
         self._oldest_live_request_id = self._request_id + 1
-        self._waiting_slice = None
+        self._waiting_for = None
         self.slice_index = None
         self.box_xyxy = None
         self.points_xy = []
@@ -114,10 +117,14 @@ class PromptSession(QObject):
         if had_preview:
             self.preview_changed.emit()
 
-    def _move_to_slice(self, slice_index: int) -> None:
-        if self.slice_index is not None and self.slice_index != slice_index:
+    def is_on(self, plane: str, slice_index: int) -> bool:
+        """True when the prompt lies on slice ``slice_index`` of ``plane``."""
+        return self.slice_index is not None and (self.plane, self.slice_index) == (plane, slice_index)
+
+    def _move_to_slice(self, plane: str, slice_index: int) -> None:
+        if self.slice_index is not None and not self.is_on(plane, slice_index):
             self.clear()
-        self.slice_index = slice_index
+        self.plane, self.slice_index = plane, slice_index
 
     def _changed(self) -> None:
         self.prompt_changed.emit()
@@ -133,30 +140,22 @@ class PromptSession(QObject):
         self._decoder.interaction.begin()  # until the result of this request arrives
         points = np.asarray(self.points_xy, dtype=np.float64).reshape(-1, 2) if self.points_xy else None
         labels = np.asarray(self.point_labels, dtype=np.int64) if self.point_labels else None
-        self._decoder.submit(DecodeRequest(self._request_id, self.slice_index, self.box_xyxy, points, labels))
+        self._decoder.submit(DecodeRequest(self._request_id, self.slice_index, self.box_xyxy, points, labels,
+                                           plane=self.plane))
 
     # -- accept ----------------------------------------------------------------------
     def accept_into(self, document, replace_in_box: bool = False) -> bool:
         """Write the preview into ``document`` (active label) as one undo step.
 
-        By default the mask is added to the label. With ``replace_in_box`` the label
-        inside the prompt's box (the whole slice for points alone) becomes exactly the
-        mask: label pixels there that the mask leaves out are cleared; outside the box
-        nothing changes. Returns True when labels changed. The prompt is cleared either way.
+        The preview is written into the slice of the plane it was computed on. By
+        default the mask is added to the label. With ``replace_in_box`` the label inside
+        the prompt's box (the whole slice for points alone) becomes exactly the mask
+        (``Document.paint_plane_prediction``). Returns True when labels changed. The
+        prompt is cleared either way.
         """
         prediction = self.preview
-        changed = False
-        if prediction is not None and replace_in_box:
-            within = np.zeros(prediction.mask.shape, dtype=bool)
-            if prediction.box_xyxy is None:
-                within[:] = True
-            else:
-                x0, y0, x1, y1 = prediction.box_xyxy
-                within[y0 : y1 + 1, x0 : x1 + 1] = True
-            changed = document.paint_slice(prediction.slice_index, prediction.mask, mode="replace",
-                                           description="AI mask (replace in box)", within_yx=within)
-        elif prediction is not None and prediction.mask.any():
-            changed = document.paint_slice(prediction.slice_index, prediction.mask, mode="add", description="AI mask")
+        changed = prediction is not None and document.paint_plane_prediction(
+            prediction.plane, prediction.slice_index, prediction.mask, prediction.box_xyxy, replace_in_box)
         self.clear()
         return changed
 
@@ -169,7 +168,7 @@ class PromptSession(QObject):
         if not (newest or live_while_dragging):
             return  # a newer prompt exists; its result will come
         if newest:
-            self._waiting_slice = None
+            self._waiting_for = None
             self._decoder.interaction.end()  # the grace time runs from the preview
         else:
             self._decoder.interaction.touch()
@@ -177,19 +176,20 @@ class PromptSession(QObject):
         self.preview = prediction
         self.preview_changed.emit()
 
-    def _on_not_ready(self, request_id: int, slice_index: int) -> None:
+    def _on_not_ready(self, request_id: int, slice_index: int, plane: str) -> None:
         if request_id == self._request_id:
             self._decoder.interaction.end()  # the embedding is a foreground job: never paused
-            self._waiting_slice = slice_index
-            self.waiting.emit(slice_index)
+            self._waiting_for = (plane, slice_index)
+            self.waiting.emit(slice_index, plane)
 
     def _on_failed(self, request_id: int, message: str) -> None:
         if request_id == self._request_id:
             self._decoder.interaction.end()
             self.failed.emit(message)
 
-    def on_embedding_ready(self, slice_index: int) -> None:
-        """Re-send the pending prompt when the embedding it waited for arrives."""
-        if self._waiting_slice == slice_index:
-            self._waiting_slice = None
+    def on_embedding_ready(self, slice_index: int, plane: str = "axial") -> None:
+        """Re-send the pending prompt when the embedding it waited for (slice ``slice_index``
+        of ``plane``) arrives."""
+        if self._waiting_for == (plane, slice_index):
+            self._waiting_for = None
             self._submit()

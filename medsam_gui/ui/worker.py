@@ -4,7 +4,7 @@ The GUI thread alone mutates the Document; these threads only compute and hand
 results back as Qt signals (queued into the GUI thread).
 
 - :class:`EncoderWorker` is the one long-lived thread that runs the engine's queue
-  (``engine.run_next_job``) and emits ``embedding_ready(slice_index)``.
+  (``engine.run_next_job``) and emits ``embedding_ready`` with the slice and its plane.
 - :class:`DecoderWorker` runs ``engine.predict`` with a single request slot: a new
   request replaces one that has not started, so a dragged box never queues up. Its
   ``interaction`` is the engine's gate that the GUI marks while the user prompts, so
@@ -32,11 +32,13 @@ class EncoderWorker(QThread):
     """Loops ``engine.run_next_job`` until stopped.
 
     Signals:
-        embedding_ready(int slice_index, bool from_cache, float seconds)
+        embedding_ready(int slice_index, bool from_cache, float seconds, str plane): the
+            whole-slice embedding of ``slice_index`` of ``plane`` is there (a slot may
+            take the first three only: PyQt drops the rest).
         failed(str message): a job raised; the loop goes on with the next job.
     """
 
-    embedding_ready = pyqtSignal(int, bool, float)
+    embedding_ready = pyqtSignal(int, bool, float, str)
     failed = pyqtSignal(str)
 
     def __init__(self, engine, parent=None) -> None:
@@ -53,7 +55,8 @@ class EncoderWorker(QThread):
                 time.sleep(0.2)
                 continue
             if result is not None:
-                self.embedding_ready.emit(int(result.slice_index), bool(result.from_cache), float(result.seconds))
+                self.embedding_ready.emit(int(result.slice_index), bool(result.from_cache), float(result.seconds),
+                                          str(result.plane))
 
     def stop(self) -> None:
         """Ask the loop to end after the job in flight (never killed) and wait for it;
@@ -65,7 +68,8 @@ class EncoderWorker(QThread):
 
 @dataclass(frozen=True)
 class DecodeRequest:
-    """One decoder call: prompts in slice pixels of ``slice_index``.
+    """One decoder call: prompts in the displayed pixels of slice ``slice_index`` of
+    ``plane`` ('axial', 'coronal' or 'sagittal'; see ``core.planes``).
 
     box_xyxy: inclusive (x0, y0, x1, y1) or None; points_xy: float (n, 2) (x, y) or
     None; point_labels: int (n,) 1/0 or None; mask_input: an earlier Prediction or None.
@@ -77,6 +81,7 @@ class DecodeRequest:
     points_xy: np.ndarray | None
     point_labels: np.ndarray | None
     mask_input: object | None = None
+    plane: str = "axial"
 
 
 class DecoderWorker(QThread):
@@ -84,12 +89,12 @@ class DecoderWorker(QThread):
 
     Signals:
         predicted(int request_id, object prediction, float milliseconds)
-        not_ready(int request_id, int slice_index): the embedding is queued for encoding.
+        not_ready(int request_id, int slice_index, str plane): the embedding is queued for encoding.
         failed(int request_id, str message)
     """
 
     predicted = pyqtSignal(int, object, float)
-    not_ready = pyqtSignal(int, int)
+    not_ready = pyqtSignal(int, int, str)
     failed = pyqtSignal(int, str)
 
     def __init__(self, engine, parent=None) -> None:
@@ -126,9 +131,10 @@ class DecoderWorker(QThread):
                     points_xy=request.points_xy,
                     point_labels=request.point_labels,
                     mask_input=request.mask_input,
+                    plane=request.plane,
                 )
             except EmbeddingNotReady:
-                self.not_ready.emit(request.request_id, request.slice_index)
+                self.not_ready.emit(request.request_id, request.slice_index, request.plane)
                 continue
             except Exception as error:  # shown to the user; the worker must survive
                 self.failed.emit(request.request_id, f"segmentation failed: {error}")

@@ -43,6 +43,17 @@ def _temporaries(output_dir: Path) -> list[Path]:
     return [path for path in output_dir.rglob("*") if ".tmp" in path.name]
 
 
+def _centre_box_manifest(images: list[Path], path: Path) -> Path:
+    """A manifest with one row per image: a box over the middle half of its middle slice."""
+    rows = []
+    for image in images:
+        volume = open_volume(image)
+        _, height, width = volume.shape_zyx
+        rows.append({"image": str(image), "label": "thing", "slice": volume.shape_zyx[0] // 2,
+                     "x0": width // 4, "y0": height // 4, "x1": width * 3 // 4, "y1": height * 3 // 4})
+    return write_manifest(path, rows)
+
+
 @pytest.mark.slow
 def test_batch_segments_the_organs_and_a_rerun_recomputes_nothing(data_root, small_ct, tmp_path, capsys):
     volume, labels = small_ct
@@ -124,13 +135,7 @@ def test_bad_rows_are_reported_with_reasons_and_the_good_rows_done(data_root, sm
 @pytest.mark.slow
 def test_a_killed_run_resumes_without_recomputing_finished_images(data_root, tmp_path):
     images = [data_root / SMALL_CT, data_root / "pyradiomics" / "breast1_image.nrrd", data_root / "dcmqi" / "ct-3slice"]
-    rows = []
-    for image in images:
-        volume = open_volume(image)
-        _, height, width = volume.shape_zyx
-        rows.append({"image": str(image), "label": "thing", "slice": volume.shape_zyx[0] // 2,
-                     "x0": width // 4, "y0": height // 4, "x1": width * 3 // 4, "y1": height * 3 // 4})
-    manifest = write_manifest(tmp_path / "m.csv", rows)
+    manifest = _centre_box_manifest(images, tmp_path / "m.csv")
     output = tmp_path / "out"
     command = [sys.executable, "-m", "medsam_gui", "batch", str(manifest), "-o", str(output), "--device", "cpu"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -225,3 +230,41 @@ def test_ray_local_gives_the_same_masks_as_in_process(data_root, small_ct, tmp_p
     drop = ("seconds", "resumed")
     assert [{k: v for k, v in row.items() if k not in drop} for row in read_report(tmp_path / "ray")] == \
         [{k: v for k, v in row.items() if k not in drop} for row in read_report(tmp_path / "here")]
+
+
+@pytest.mark.slow
+def test_ctrl_c_finishes_the_image_in_hand_and_a_rerun_does_the_rest(data_root, tmp_path):
+    images = [data_root / "dcmqi" / "ct-3slice", data_root / SMALL_CT, data_root / "pyradiomics" / "breast1_image.nrrd"]
+    manifest = _centre_box_manifest(images, tmp_path / "m.csv")
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "medsam_gui", "batch", str(manifest), "-o", str(output), "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        markers = output / ".batch"
+        deadline = time.monotonic() + 240
+        while not _done_markers(markers):  # the first image is written: the second is in hand
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "no image finished in time"
+            time.sleep(0.05)  # polling for the marker, not waiting for a guessed duration
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    assert process.returncode == 130, stderr
+    assert "stopping after the current image" in stderr
+    assert "stopped; run the same command again to resume" in stdout
+    assert "Traceback" not in stderr
+    finished = _done_markers(markers)
+    assert 1 <= len(finished) < 3  # the image in hand was finished, the next one never started
+    report = read_report(output)
+    assert sorted(row["status"] for row in report).count("ok") == len(finished)
+    assert _temporaries(output) == []
+    mtimes = {path.stem: (output / f"{path.stem}_labels.nii.gz").stat().st_mtime_ns for path in finished}
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=400)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(finished)} image(s) done earlier, skipped" in rerun.stdout
+    assert {name: (output / f"{name}_labels.nii.gz").stat().st_mtime_ns for name in mtimes} == mtimes
+    assert [row["status"] for row in read_report(output)] == ["ok"] * 3

@@ -101,3 +101,49 @@ def test_renaming_or_recolouring_marks_modified_but_hiding_does_not():
     assert not document.is_modified
     document.update_label(document.active_label, colour=(1, 2, 3))
     assert document.is_modified
+
+
+def _anisotropic_document() -> Document:
+    """10 slices of 6 x 7 voxels (0.8 x 0.7 x 3 mm), z pointing superior."""
+    voxels = np.arange(10 * 6 * 7, dtype=np.int16).reshape(10, 6, 7)
+    return Document(Volume(voxels, spacing_xyz=(0.8, 0.7, 3.0), direction=np.eye(3), modality="CT"))
+
+
+def test_a_coronal_prediction_adds_or_replaces_inside_its_box_on_that_slice_only():
+    document = _anisotropic_document()
+    changes = []
+    document.add_change_listener(changes.append)
+    everywhere = np.ones((10, 7), dtype=bool)  # a coronal slice: rows z (top = z 9), columns x
+    assert document.paint_plane_prediction("coronal", 2, everywhere)
+    assert (document.labels[:, 2, :] == 1).all() and document.labels.sum() == 70
+    assert changes[-1].writes[0][0].description == "AI mask"  # journaled
+    corner = np.zeros((10, 7), dtype=bool)
+    corner[0:2, 0:2] = True  # rows 0-1 = z 9 and 8
+    box = (0, 0, 3, 4)  # columns 0-3, rows 0-4 = z 9-5
+    assert document.paint_plane_prediction("coronal", 2, corner, box_xyxy=box, replace_in_box=True)
+    coronal = document.labels[::-1, 2, :] == 1  # as displayed
+    assert coronal[0:2, 0:2].all() and not coronal[0:5, 0:4][~corner[0:5, 0:4]].any()  # inside the box: the mask
+    assert coronal[5:, :].all() and coronal[:, 4:].all()  # outside it: untouched
+    assert document.labels[:, [0, 1, 3, 4, 5], :].max() == 0  # only y = 2
+    document.undo()
+    assert (document.labels[:, 2, :] == 1).all()  # one undo step each
+    assert not document.paint_plane_prediction("coronal", 2, np.zeros((10, 7), dtype=bool))  # nothing to add
+
+
+def test_replacing_a_label_on_sagittal_slices_is_one_step_and_leaves_other_slices():
+    document = _anisotropic_document()
+    document.paint_slice(5, np.ones((6, 7), dtype=bool))  # axial slice 5 crosses every sagittal slice
+    before = document.labels.copy()
+    heard = []
+    document.add_labels_listener(lambda first, end: heard.append((first, end)))
+    result = np.zeros((10, 6, 7), dtype=bool)
+    result[2:4, 1:3, 3] = True
+    result[6, 0, 4] = True
+    chosen = np.zeros(7, dtype=bool)
+    chosen[[3, 4]] = True  # sagittal slices x = 3 and 4
+    assert document.replace_label_on_slices(result, chosen, 1, "propagate", plane="sagittal")
+    assert np.array_equal(document.labels[:, :, [3, 4]] == 1, result[:, :, [3, 4]])  # exactly the result there
+    assert np.array_equal(document.labels[:, :, [0, 1, 2, 5, 6]], before[:, :, [0, 1, 2, 5, 6]])
+    assert heard == [(2, 7)]  # the z range written
+    document.undo()
+    assert np.array_equal(document.labels, before)

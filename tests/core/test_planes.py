@@ -133,3 +133,105 @@ def test_cursor_is_announced_clamped_and_drives_the_axial_slice():
 
 def test_other_planes_are_offered_from_8_slices():
     assert not offers_other_planes((7, 512, 512)) and offers_other_planes((8, 512, 512))
+
+
+# -- square-pixel resampling for the model (core/plane_resample.py) ----------------------
+
+from medsam_gui.core.plane_resample import MAX_SIDE, SquarePixelGrid  # noqa: E402
+
+
+def _rectangle(shape, rows, columns) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    mask[rows[0]:rows[1] + 1, columns[0]:columns[1] + 1] = True
+    return mask
+
+
+@pytest.mark.parametrize("pixel_mm", [(5.0, 0.7), (0.7, 5.0), (3.0, 0.8), (0.8, 0.8)])
+def test_square_grid_has_the_finer_pixel_and_the_physical_extent(pixel_mm):
+    grid = SquarePixelGrid.for_pixels((20, 50), pixel_mm)
+    target = min(pixel_mm)
+    assert grid.shape == (round(20 * pixel_mm[0] / target), round(50 * pixel_mm[1] / target))
+    row_mm, column_mm = 20 * pixel_mm[0] / grid.shape[0], 50 * pixel_mm[1] / grid.shape[1]
+    assert row_mm == pytest.approx(column_mm, rel=0.05)  # square pixels
+
+
+def test_square_grid_caps_the_longest_side():
+    grid = SquarePixelGrid.for_pixels((300, 512), (5.0, 0.5))  # 1500 mm x 256 mm at 0.5 mm: 3000 rows
+    assert max(grid.shape) == MAX_SIDE
+    assert grid.shape[1] == round(MAX_SIDE * 256 / 1500)
+
+
+def test_square_pixels_already_are_the_identity():
+    grid = SquarePixelGrid.for_pixels((6, 7), (0.8, 0.8))
+    image = np.arange(42, dtype=np.int16).reshape(6, 7)
+    assert grid.is_identity and grid.resample_image(image) is image
+    mask = image % 3 == 0
+    assert np.array_equal(grid.mask_to_voxels(grid.resample_mask(mask)), mask)
+    assert grid.box_to_resampled((1, 2, 4, 5)) == (1, 2, 4, 5)
+    assert np.allclose(grid.points_to_resampled([[2.0, 3.0]]), [[2.0, 3.0]])
+
+
+def test_axial_plane_with_square_pixels_resamples_to_itself():
+    volume = _volume(shape_zyx=(10, 6, 7), spacing_xyz=(0.8, 0.8, 3.0))
+    geometry = PlaneGeometry.of(volume, "axial")
+    grid = SquarePixelGrid.for_pixels(geometry.image_shape, geometry.pixel_size_mm)
+    image = geometry.take(volume.voxels, 4)
+    assert np.array_equal(grid.resample_image(image), image)
+
+
+@pytest.mark.parametrize("pixel_mm", [(5.0, 0.7), (0.7, 5.0), (2.5, 1.0)])
+def test_voxel_aligned_rectangle_comes_back_exactly(pixel_mm):
+    grid = SquarePixelGrid.for_pixels((20, 30), pixel_mm)
+    assert not grid.is_identity
+    for rows, columns in [((3, 11), (4, 25)), ((0, 19), (0, 0)), ((7, 7), (29, 29))]:
+        mask = _rectangle((20, 30), rows, columns)
+        resampled = grid.resample_mask(mask)
+        assert resampled.shape == grid.shape
+        assert np.array_equal(grid.mask_to_voxels(resampled), mask)
+        # the box goes to exactly the resampled pixels of the mask
+        x0, y0, x1, y1 = grid.box_to_resampled((columns[0], rows[0], columns[1], rows[1]))
+        assert np.array_equal(resampled, _rectangle(grid.shape, (y0, y1), (x0, x1)))
+
+
+def test_any_voxel_mask_round_trips_through_the_square_grid():
+    rng = np.random.default_rng(4)
+    grid = SquarePixelGrid.for_pixels((17, 23), (3.0, 0.7))
+    mask = rng.random((17, 23)) > 0.6
+    assert np.array_equal(grid.mask_to_voxels(grid.resample_mask(mask)), mask)
+
+
+def test_image_interpolation_is_linear_and_keeps_the_extent():
+    grid = SquarePixelGrid.for_pixels((4, 3), (2.0, 1.0))  # each row becomes two
+    assert grid.shape == (8, 3)
+    image = np.array([[0, 10, 20], [40, 50, 60], [80, 90, 100], [120, 130, 140]], dtype=np.int16)
+    resampled = grid.resample_image(image)
+    assert resampled.dtype == np.float32
+    # resampled row centres at voxel rows -0.25, 0.25, 0.75, ...: clamped at the edges, linear inside
+    assert np.allclose(resampled[:, 0], [0, 10, 30, 50, 70, 90, 110, 120])
+    assert np.allclose(resampled[:, 1] - resampled[:, 0], 10)
+    rgb = np.repeat(image[:, :, None], 3, axis=2)
+    assert np.allclose(grid.resample_image(rgb)[..., 2], resampled)
+
+
+def test_points_map_to_the_same_physical_place():
+    grid = SquarePixelGrid.for_pixels((10, 40), (4.0, 1.0))  # rows x4
+    points = grid.points_to_resampled([[5.0, 2.0], [0.0, 0.0]])
+    # voxel row 2 spans resampled rows 8..11, its centre is at 9.5; columns unchanged
+    assert np.allclose(points, [[5.0, 9.5], [0.0, 1.5]])
+
+
+def test_a_box_thinner_than_a_resampled_pixel_still_covers_one():
+    grid = SquarePixelGrid.for_pixels((2000, 40), (1.0, 5.0))  # capped: rows shrink below one resampled pixel
+    assert grid.scale_yx[0] < 1
+    x0, y0, x1, y1 = grid.box_to_resampled((3, 100, 5, 100))
+    assert x0 <= x1 and y0 == y1
+
+
+def test_coronal_slice_of_an_anisotropic_volume_gets_square_pixels():
+    volume = _volume(shape_zyx=(10, 6, 7), spacing_xyz=(0.5, 0.5, 2.0))
+    geometry = PlaneGeometry.of(volume, "coronal")
+    grid = SquarePixelGrid.for_pixels(geometry.image_shape, geometry.pixel_size_mm)
+    assert grid.shape == (40, 7)  # 10 rows of 2 mm -> 40 rows of 0.5 mm
+    image = geometry.take(volume.voxels, 3)
+    resampled = grid.resample_image(image)
+    assert np.allclose(resampled[:, 2], np.interp((np.arange(40) + 0.5) / 4 - 0.5, np.arange(10), image[:, 2]))

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from engine_testkit import box_of, dice
 
-from medsam_gui.engine import EmbeddingNotReady, Engine
+from medsam_gui.engine import Engine
 from medsam_gui.engine.box_refine import BoxRefinement, Decoded, refine, refit_box, shrunk_box
 from medsam_gui.engine.cache import EmbeddingCache
+from medsam_gui.engine.headless import predict_blocking
 
 
 def blob(shape=(60, 80), rows=(20, 35), cols=(30, 50)):
@@ -55,15 +56,6 @@ def test_refine_decodes_the_refitted_box_and_counts_passes():
     assert vote_passes == 3 and voted.logits.shape == (4, 4)
 
 
-def predict_now(engine, slice_index, **prompts):
-    try:
-        return engine.predict(slice_index, **prompts)
-    except EmbeddingNotReady:
-        while engine.run_next_job(timeout_s=0.0) is not None:
-            pass
-        return engine.predict(slice_index, **prompts)
-
-
 @pytest.mark.slow
 def test_a_loose_box_on_a_small_structure_refits_inside_the_same_roi_crop(litemedsam_backend, data_root):
     """The refit decodes against the crop embedding the drawn box chose: no new encode."""
@@ -78,7 +70,7 @@ def test_a_loose_box_on_a_small_structure_refits_inside_the_same_roi_crop(liteme
     x0, y0, x1, y1 = box_of(truth)
     margin_x, margin_y = (x1 - x0 + 1) // 6, (y1 - y0 + 1) // 6
     loose = (x0 - margin_x, y0 - margin_y, x1 + margin_x, y1 + margin_y)
-    plain = predict_now(engine, 0, box_xyxy=loose, box_refinement=BoxRefinement(mode="off"))
+    plain = predict_blocking(engine, 0, box_xyxy=loose, box_refinement=BoxRefinement(mode="off"))
     assert plain.used_roi_zoom
     refined = engine.predict(0, box_xyxy=loose, box_refinement=BoxRefinement(mode="refit"))  # no EmbeddingNotReady
     assert refined.crop == plain.crop and refined.box_xyxy == plain.box_xyxy

@@ -50,7 +50,7 @@ def test_memory_hits_disk_reuse_across_engines_and_lru_eviction_by_size(tiny_bac
         engine.request(slice_index)
     assert all(not r.from_cache for r in drain(engine))
     assert engine.cache.memory_bytes <= 2.5 * embedding_mb * 2**20
-    in_memory = [engine.cache.in_memory(engine._key((z, None))) for z in range(4)]
+    in_memory = [engine.cache.in_memory(engine._key(("axial", z, None))) for z in range(4)]
     assert in_memory == [False, False, True, True]  # least recently used went first
     # a second engine (a reopened case) finds every slice on disk: no encoder pass
     second = make_engine(tiny_backend, tmp_path)
@@ -59,7 +59,7 @@ def test_memory_hits_disk_reuse_across_engines_and_lru_eviction_by_size(tiny_bac
     second.request(0, priority=5)  # already encoded: nothing to do
     assert drain(second) == []
     assert second.predict(0, box_xyxy=(20, 20, 60, 60)).mask.shape == (96, 96)
-    assert second.cache.in_memory(second._key((0, None)))  # promoted from disk
+    assert second.cache.in_memory(second._key(("axial", 0, None)))  # promoted from disk
 
 
 def test_disk_cache_is_trimmed_to_its_limit(tiny_backend, tmp_path):
@@ -72,19 +72,19 @@ def test_disk_cache_is_trimmed_to_its_limit(tiny_backend, tmp_path):
         time.sleep(0.01)
     files = sorted((tmp_path / "embeddings").glob("*.npz"))
     assert 1 <= len(files) <= 2 and cache.disk_bytes <= 0.0045 * 2**20
-    assert engine.cache.on_disk(engine._key((3, None)))  # the newest survives
+    assert engine.cache.on_disk(engine._key(("axial", 3, None)))  # the newest survives
 
 
 def test_key_changes_with_preset_model_and_crop(tiny_backend, tmp_path, tiny_sam_folder):
     volume = synthetic_ct()
     engine = make_engine(tiny_backend, tmp_path)
     engine.set_volume(volume)
-    soft = engine._key((1, None))
-    assert engine._key((1, (0, 0, 64, 64))) != soft
+    soft = engine._key(("axial", 1, None))
+    assert engine._key(("axial", 1, (0, 0, 64, 64))) != soft
     engine.set_volume(volume, MODEL_INPUT_PRESETS["ct_bone"])
-    assert engine._key((1, None)) != soft
+    assert engine._key(("axial", 1, None)) != soft
     engine.set_volume(volume)
-    assert engine._key((1, None)) == soft
+    assert engine._key(("axial", 1, None)) == soft
     from medsam_gui.engine.models import load_backend
     import shutil
 
@@ -92,7 +92,7 @@ def test_key_changes_with_preset_model_and_crop(tiny_backend, tmp_path, tiny_sam
     shutil.copytree(tiny_sam_folder, as_sam)
     other = make_engine(load_backend(str(as_sam), device="cpu"), tmp_path)
     other.set_volume(volume)
-    assert other._key((1, None)) != soft
+    assert other._key(("axial", 1, None)) != soft
 
 
 def test_focus_orders_the_visible_slice_then_neighbours_outward_and_drops_stale(tiny_backend):
@@ -100,27 +100,27 @@ def test_focus_orders_the_visible_slice_then_neighbours_outward_and_drops_stale(
     engine.set_volume(synthetic_ct(slices=12))
     engine.request(11, priority=3)
     engine.focus(5, neighbours=2)
-    assert engine.scheduler.order() == [(5, None), (4, None), (6, None), (3, None), (7, None)]
+    assert engine.scheduler.order() == [("axial", z, None) for z in (5, 4, 6, 3, 7)]
     engine.focus(9, neighbours=1)  # the user moved on: 3..7 are stale
-    assert engine.scheduler.order() == [(9, None), (8, None), (10, None)]
+    assert engine.scheduler.order() == [("axial", 9, None), ("axial", 8, None), ("axial", 10, None)]
     assert drain(engine)[0].slice_index == 9
     engine.focus(9, neighbours=2)  # encoded slices are not queued again
-    assert engine.scheduler.order() == [(7, None), (11, None)]
+    assert engine.scheduler.order() == [("axial", 7, None), ("axial", 11, None)]
     engine.cancel_pending()
     assert engine.scheduler.order() == []
 
 
 def test_scheduler_priorities_and_in_flight():
     scheduler = EncodeScheduler()
-    scheduler.request((1, None), 1)
-    scheduler.request((2, None), 5)
-    scheduler.request((1, None), 9)  # raised above 2
-    scheduler.request((2, None), 0)  # lowering is ignored
-    assert scheduler.pop(0) == (1, None)
-    scheduler.request((1, None), 100)  # in flight: not queued twice
-    assert scheduler.order() == [(2, None)]
+    scheduler.request(("axial", 1, None), 1)
+    scheduler.request(("axial", 2, None), 5)
+    scheduler.request(("axial", 1, None), 9)  # raised above 2
+    scheduler.request(("axial", 2, None), 0)  # lowering is ignored
+    assert scheduler.pop(0) == ("axial", 1, None)
+    scheduler.request(("axial", 1, None), 100)  # in flight: not queued twice
+    assert scheduler.order() == [("axial", 2, None)]
     started = time.perf_counter()
-    assert scheduler.pop(0) == (2, None) and scheduler.pop(0.05) is None
+    assert scheduler.pop(0) == ("axial", 2, None) and scheduler.pop(0.05) is None
     assert time.perf_counter() - started >= 0.04
 
 
@@ -162,9 +162,9 @@ def test_a_moved_small_box_supersedes_its_older_queued_crop(tiny_backend):
         with pytest.raises(EmbeddingNotReady):
             engine.predict(0, box_xyxy=box)
     engine.request(1)
-    queued_crops = [job[1] for job in engine.scheduler.order() if job[0] == 0]
+    queued_crops = [job[2] for job in engine.scheduler.order() if job[1] == 0]
     assert queued_crops == [engine.roi_crop(moved_box)]  # only the newest crop waits
-    assert (1, None) in engine.scheduler.order()  # other slices' jobs are untouched
+    assert ("axial", 1, None) in engine.scheduler.order()  # other slices' jobs are untouched
 
 
 def test_worker_thread_and_predicting_thread_together(tiny_backend):

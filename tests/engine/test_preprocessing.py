@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from medsam_gui.engine.frame import ModelFrame
 from medsam_gui.engine.models import litemedsam, sam_hf
-from medsam_gui.engine.models.postprocess import logits_to_mask, lowres_to_image_logits, reframe_logits
+from medsam_gui.engine.models.postprocess import lowres_to_image_logits, mask_from_logits, reframe_logits
 from medsam_gui.engine.types import LowResLogits
 
 
@@ -67,7 +67,7 @@ def test_logits_crop_and_resize_equal_reference_postprocess(size_hw):
     ours = lowres_to_image_logits(logits, frame)
     assert ours.shape == size_hw
     assert torch.allclose(ours, reference, atol=1e-3)  # float32 grid rounding only
-    mismatch = logits_to_mask(logits, frame) != (torch.sigmoid(reference) > 0.5).numpy()
+    mismatch = mask_from_logits(logits[0, 0].numpy(), frame) != (torch.sigmoid(reference) > 0.5).numpy()
     assert mismatch.mean() < 1e-3
 
 
@@ -80,6 +80,6 @@ def test_reframe_logits_keeps_a_mask_in_place_across_crops():
     crop = (32, 32, 96, 96)
     crop_frame = ModelFrame.longest_side((64, 64), 64, 64)
     moved = reframe_logits(previous, crop, crop_frame)
-    back = logits_to_mask(torch.from_numpy(moved)[None, None], crop_frame)
+    back = mask_from_logits(moved, crop_frame)
     assert back.shape == (64, 64)
     assert (back == mask[32:96, 32:96]).mean() > 0.98

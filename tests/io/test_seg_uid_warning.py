@@ -51,32 +51,30 @@ def test_seg_of_a_series_with_uids_reports_nothing(data_root, tmp_path):
     assert reported == []
 
 
-class _WindowStandIn:
-    """What ``CaseFilesMixin.export_labels`` uses of the main window: document, status bar, show_error."""
+class _CaseFilesStandIn:
+    """What ``CaseFilesController.export_labels`` uses of its controller: the document and
+    its two ways to tell the user (status bar, error dialog)."""
 
     def __init__(self, document: Document) -> None:
         self.document = document
         self.status_messages: list[str] = []
         self.errors: list[str] = []
 
-    def statusBar(self):  # noqa: N802 - Qt's name
-        return self
-
-    def showMessage(self, message: str, timeout_ms: int = 0) -> None:  # noqa: N802 - Qt's name
+    def _status(self, message: str, timeout_ms: int = 0) -> None:
         self.status_messages.append(message)
 
-    def show_error(self, message: str) -> None:
+    def _show_error(self, message: str) -> None:
         self.errors.append(message)
 
 
 def test_app_export_shows_the_seg_warning_in_the_status_bar(anonymised_ct, tmp_path):
-    from medsam_gui.ui.case_files import CaseFilesMixin
+    from medsam_gui.ui.case_files import CaseFilesController
 
     document = Document(anonymised_ct)
     document.replace_labels(_square_on_slice(anonymised_ct, 10), "test square")
-    window = _WindowStandIn(document)
-    written = CaseFilesMixin.export_labels(window, str(tmp_path / "seg.dcm"))
+    window = _CaseFilesStandIn(document)
+    written = CaseFilesController.export_labels(window, str(tmp_path / "seg.dcm"))
     assert written == [tmp_path / "seg.dcm"] and window.errors == []
     assert window.status_messages == [f"Exported {tmp_path / 'seg.dcm'}. Warning: {INVENTED_UIDS_WARNING}"]
-    CaseFilesMixin.export_labels(window, str(tmp_path / "labels.nii.gz"))
+    CaseFilesController.export_labels(window, str(tmp_path / "labels.nii.gz"))
     assert window.status_messages[-1] == f"Exported {tmp_path / 'labels.nii.gz'} (+2 files)"

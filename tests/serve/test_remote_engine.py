@@ -46,9 +46,9 @@ def test_server_embedding_and_mask_equal_local_litemedsam(litemedsam_backend, to
         _encode_all(engine)
     assert remote_backend.remote_count == 1 and remote_backend.local_count == 0, remote_backend.take_messages()
     # the same content-keyed cache key on both sides: same weights, same preprocessing
-    assert local._key((0, None)) == remote._key((0, None))
-    local_embedding = local.cache.get_memory(local._key((0, None)))
-    remote_embedding = remote.cache.get_memory(remote._key((0, None)))
+    assert local._key(("axial", 0, None)) == remote._key(("axial", 0, None))
+    local_embedding = local.cache.get_memory(local._key(("axial", 0, None)))
+    remote_embedding = remote.cache.get_memory(remote._key(("axial", 0, None)))
     assert local_embedding.frame == remote_embedding.frame
     expected = local_embedding.features.numpy()
     np.testing.assert_allclose(remote_embedding.features.numpy(), expected.astype(np.float16).astype(np.float32), atol=0, rtol=0)

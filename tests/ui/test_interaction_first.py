@@ -1,15 +1,19 @@
 """Interaction first: while the user drags a box, background encoding of the other
 slices gives way, and resumes by itself afterwards.
 
-The real window and engine on the 20-slice TotalSegmentator CT: right after opening,
-with the neighbours of the visible slice queued, a box is dragged on the visible slice.
-While the prompt is active the engine's interaction gate is open, a neighbour pass in
-flight waits between network blocks and no other neighbour job starts; the visible
-slice's own pass is never paused. After the drag the gate closes by itself and every
-slice that was queued is still encoded.
+The real window and engine (LiteMedSAM on ONNX Runtime, the app's default where
+onnxruntime is installed) on the 20-slice TotalSegmentator CT: right after opening,
+with the neighbours of the visible slice queued, a box is dragged on the visible slice
+while a neighbour pass is in the middle of an encoder stage. Pressing stops that stage;
+while the prompt is active the engine's interaction gate is open, no encoder stage
+completes, the neighbour pass waits between stages and no other neighbour job starts;
+the visible slice's own pass is never paused. After the drag the gate closes by itself,
+the stopped stage runs again, and every slice that was queued is still encoded.
 """
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from PyQt6.QtCore import Qt, QTimer
@@ -23,6 +27,7 @@ pytestmark = pytest.mark.slow
 ALL_ENCODED_TIMEOUT_MS = 300_000
 DRAG_STEPS = 20
 DRAG_INTERVAL_MS = 33
+HELD_STAGE = 5  # a mid-network stage graph of the LiteMedSAM encoder (12 in all)
 
 
 @pytest.fixture
@@ -52,10 +57,42 @@ class EngineSampler:
         return len(self.samples)
 
 
-def drag_box_slowly(qtbot, window, start_xy, steps, interval_ms):
-    """Press at image pixel ``start_xy`` and move ``steps`` times, ``interval_ms`` apart
-    with the event loop running, then release: a box drag as a user makes it. Every box
-    is over 160 px wide, so it is decoded on the whole-slice embedding (no ROI crop)."""
+class StageRecorder:
+    """Wraps an encoder stage session: records each run's outcome ('stopped' or
+    'finished') and whether the interaction gate was active when it ended. While
+    ``hold`` is set, the next run waits before it starts until ``held_run_may_start``:
+    the test can then press while a stage is in flight, every time."""
+
+    def __init__(self, session, gate, runs: list) -> None:
+        self.session = session
+        self.gate = gate
+        self.runs = runs
+        self.hold = False
+        self.holding = threading.Event()
+        self.held_run_may_start = threading.Event()
+
+    def run(self, *args, **kwargs):
+        if self.hold:
+            self.hold = False
+            self.holding.set()
+            self.held_run_may_start.wait(60)
+        try:
+            outputs = self.session.run(*args, **kwargs)
+        except Exception:
+            self.runs.append(("stopped", self.gate.is_active))
+            raise
+        self.runs.append(("finished", self.gate.is_active))
+        return outputs
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def drag_box_slowly(qtbot, window, start_xy, steps, interval_ms, after_press=lambda: None):
+    """Press at image pixel ``start_xy`` (then call ``after_press``) and move ``steps``
+    times, ``interval_ms`` apart with the event loop running, then release: a box drag as
+    a user makes it. Every box is over 160 px wide, so it is decoded on the whole-slice
+    embedding (no ROI crop)."""
     view = window.view
     viewport = view.viewport()
 
@@ -64,6 +101,7 @@ def drag_box_slowly(qtbot, window, start_xy, steps, interval_ms):
         return view.widget_position(start_xy[0] + grown + 0.5, start_xy[1] + 0.8 * grown + 0.5)
 
     QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, position(0))
+    after_press()
     for step in range(1, steps + 1):
         QTest.mouseMove(viewport, position(step))
         qtbot.wait(interval_ms)
@@ -71,7 +109,12 @@ def drag_box_slowly(qtbot, window, start_xy, steps, interval_ms):
 
 
 def test_background_encoding_gives_way_to_a_dragged_box_and_resumes(qtbot, monkeypatch, totalseg_ct):
-    engine = Engine.create(model_name="litemedsam", device="cpu", memory_cache_mb=256, disk_cache=False)
+    pytest.importorskip("onnxruntime")
+    engine = Engine.create(model_name="litemedsam", device="onnx-cpu", memory_cache_mb=256, disk_cache=False)
+    stage_runs: list[tuple[str, bool]] = []
+    stages = engine.backend.encoder_sessions
+    stages[:] = [StageRecorder(session, engine.interaction, stage_runs) for session in stages]
+    held = stages[HELD_STAGE]
     window = make_window(qtbot, engine, monkeypatch)
     encoded: list[int] = []
     window.encoder.embedding_ready.connect(lambda slice_index, _cached, _s: encoded.append(slice_index))
@@ -83,13 +126,18 @@ def test_background_encoding_gives_way_to_a_dragged_box_and_resumes(qtbot, monke
 
     # right after opening: the visible slice is encoded and a neighbour pass has begun
     qtbot.waitUntil(lambda: visible in encoded, timeout=ALL_ENCODED_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: engine.scheduler.in_flight() not in (None, (visible, None)), timeout=30_000)
+    qtbot.waitUntil(lambda: engine.scheduler.in_flight() not in (None, ("axial", visible, None)), timeout=30_000)
     neighbours_left = to_encode - set(encoded)
     assert neighbours_left
 
+    # a neighbour pass is about to run a stage graph when the press comes
+    held.hold = True
+    qtbot.waitUntil(held.holding.is_set, timeout=ALL_ENCODED_TIMEOUT_MS)
+    assert engine.scheduler.in_flight_priority() < FOREGROUND_PRIORITY
+    runs_before_press = len(stage_runs)
     window.use_box_tool()
     drag_started = sampler.mark()
-    drag_box_slowly(qtbot, window, (120, 150), DRAG_STEPS, DRAG_INTERVAL_MS)
+    drag_box_slowly(qtbot, window, (120, 150), DRAG_STEPS, DRAG_INTERVAL_MS, after_press=held.held_run_may_start.set)
     last_box = window.prompts.box_xyxy
     qtbot.waitUntil(lambda: window.prompts.preview is not None and window.prompts.preview.box_xyxy == last_box,
                     timeout=30_000)
@@ -100,6 +148,9 @@ def test_background_encoding_gives_way_to_a_dragged_box_and_resumes(qtbot, monke
     assert len(background_in_flight) <= 1  # the pass in flight at the press; no new neighbour job started
     paused = {paused_job for *_, paused_job in during_prompt if paused_job is not None}
     assert paused and paused <= background_in_flight  # that pass waited between blocks
+    # the stage in flight at the press stopped; no stage completed while the prompt was active
+    assert stage_runs[runs_before_press] == ("stopped", True)
+    assert not any(outcome == "finished" and active for outcome, active in stage_runs[runs_before_press:])
 
     # the gate closes by itself a grace time after the preview; encoding resumes
     qtbot.waitUntil(lambda: not engine.interaction.is_active, timeout=5_000)
@@ -109,6 +160,7 @@ def test_background_encoding_gives_way_to_a_dragged_box_and_resumes(qtbot, monke
     sampler.timer.stop()
     assert not any(active or paused_job is not None for active, *_, paused_job in after_prompt)
     assert all(engine.is_encoded(slice_index) for slice_index in to_encode)
+    assert stage_runs[runs_before_press + 1] == ("finished", False)  # the stopped stage ran again
     # the visible slice's own pass never waited
-    assert all(paused_job != (visible, None) for *_, paused_job in sampler.samples)
+    assert all(paused_job != ("axial", visible, None) for *_, paused_job in sampler.samples)
     window.close()

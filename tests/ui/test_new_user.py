@@ -187,7 +187,7 @@ def test_export_with_a_bare_name_writes_the_selected_format(qtbot, window, ct_fo
 def test_quit_offers_save_which_writes_the_known_session_file(qtbot, window, ct_folder, tmp_path, monkeypatch):
     document = open_and_wait(qtbot, window, ct_folder)
     session_path = tmp_path / f"case{SESSION_SUFFIX}"
-    window.save_session(str(session_path))
+    window.case_files.save_session(str(session_path))
     paint_a_square(document)
 
     monkeypatch.setattr(window, "ask_save_changes", lambda: "cancel")

@@ -94,13 +94,13 @@ def test_an_accepted_mask_is_durable_at_once_and_recovered_after_a_crash(qtbot, 
     document.paint_slice(1, mask, description="AI mask")
     window.use_brush_tool()
     drag_on_canvas(window, (300, 300), (340, 320))  # a brush stroke: one more journaled step
-    writer = window.autosaver.writer
+    writer = window.case_files.autosaver.writer
     qtbot.waitUntil(lambda: writer.durable_seq == writer.last_seq and writer.last_seq >= 2, timeout=30_000)
     expected = document.labels.copy()
     assert (expected == document.active_label).sum() > mask.sum()
-    window.autosaver.close(keep_files=True)  # as if the process had been killed now
-    folder, pid = window.autosaver.folder, window.autosaver.pid
-    window.autosaver.pid = -1  # its clean close below must not touch the files of the "dead" session
+    window.case_files.autosaver.close(keep_files=True)  # as if the process had been killed now
+    folder, pid = window.case_files.autosaver.folder, window.case_files.autosaver.pid
+    window.case_files.autosaver.pid = -1  # its clean close below must not touch the files of the "dead" session
     window.close()
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()

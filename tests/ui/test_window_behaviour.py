@@ -117,7 +117,7 @@ def test_opening_can_be_cancelled_and_the_open_case_stays(qtbot, window, ct_fold
     assert window.cancel_open_button.isVisible()
     qtbot.mouseClick(window.cancel_open_button, Qt.MouseButton.LeftButton)
     assert not window.progress_bar.isVisible() and not window.cancel_open_button.isVisible()
-    qtbot.waitUntil(lambda: all(not loader.isRunning() for loader in window._abandoned_loaders), timeout=60_000)
+    qtbot.waitUntil(lambda: all(not loader.isRunning() for loader in window.opening.abandoned_loaders), timeout=60_000)
     qtbot.wait(200)  # let a result that was already queued arrive, if it were still wanted
     assert window.document is document  # the cancelled open never replaced the case
     window.open_path(str(other))  # and opening it again works

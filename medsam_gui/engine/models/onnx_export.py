@@ -23,11 +23,17 @@ TorchScript one is gone):
 Where: ``user_cache_dir()/onnx/<key>/``, ``key`` a digest of the weights' SHA-256, the
 model kind, the export format, the opset, and the torch and onnxruntime versions, so
 a new weights file or a new exporter / runtime exports again and never reuses a stale
-graph. An export is built in a hidden ``.<key>.partial-<pid>-<random>`` folder and
-published by renaming the whole folder; ``manifest.json`` (written last) lists every
-file with its size, and a folder whose manifest is missing or whose files do not
-match it is never loaded (it is exported again). A killed export leaves only a
-partial folder, which no load ever reads and a later export removes.
+graph. Before that, the read-only **bundled exports** folder (:func:`bundled_export_root`:
+the desktop package ships LiteMedSAM's export there, made by
+``packaging/export_onnx.py`` at build time) is looked up under the same key, so a
+first start of the package exports nothing; a bundled export whose key does not match
+(other weights, torch or onnxruntime) is simply not found, and the export is made
+into the user cache as without one. An export is built in a hidden
+``.<key>.partial-<pid>-<random>`` folder and published by renaming the whole folder;
+``manifest.json`` (written last) lists every file with its size, and a folder whose
+manifest is missing or whose files do not match it is never loaded (it is exported
+again). A killed export leaves only a partial folder, which no load ever reads and a
+later export removes.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.core.paths import user_cache_dir
 
 EXPORT_FORMAT_VERSION = "1"
+# the bundled exports: $MEDSAM_GUI_BUNDLED_ONNX_DIR, else this folder inside a frozen app
+BUNDLED_EXPORTS_ENV = "MEDSAM_GUI_BUNDLED_ONNX_DIR"
+BUNDLED_EXPORTS_FOLDER = "onnx-exports"
 OPSET = 17
 MANIFEST = "manifest.json"
 STALE_PARTIAL_S = 6 * 3600  # a partial folder this old belongs to a dead export
@@ -113,10 +122,30 @@ def export_root() -> Path:
     return folder
 
 
+def bundled_export_root() -> Path | None:
+    """The read-only folder of exports shipped with the app: ``$MEDSAM_GUI_BUNDLED_ONNX_DIR``
+    when set, else ``onnx-exports/`` in a PyInstaller package's data folder
+    (``sys._MEIPASS``); None when neither (a source install)."""
+    override = os.environ.get(BUNDLED_EXPORTS_ENV)
+    if override:
+        return Path(override)
+    frozen_data = getattr(sys, "_MEIPASS", None)
+    return Path(frozen_data) / BUNDLED_EXPORTS_FOLDER if frozen_data else None
+
+
 def find_export(key: str) -> ExportedModel | None:
-    """The published export ``key`` if it is whole (manifest present, every file the
-    size the manifest says), else None."""
-    folder = export_root() / key
+    """The export ``key``, bundled with the app or published in the user cache (in that
+    order), if it is whole; else None."""
+    for root in (bundled_export_root(), export_root()):
+        if root is not None and (found := read_export(root / key)) is not None:
+            return found
+    return None
+
+
+def read_export(folder: Path) -> ExportedModel | None:
+    """The export in ``folder`` (its name is the key) if it is whole: manifest present,
+    naming that key, every file the size the manifest says; else None."""
+    key = folder.name
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         for name, size in manifest["files"].items():
@@ -158,18 +187,21 @@ def export_graph(spec: GraphSpec, path: Path) -> None:
 
 
 def ensure_export(key: str, key_text: str, build_specs: Callable[[], list[GraphSpec]], meta: dict,
-                  progress: ExportProgress | None = None) -> tuple[ExportedModel, bool]:
+                  progress: ExportProgress | None = None, into: Path | None = None) -> tuple[ExportedModel, bool]:
     """The export ``key``, made now from ``build_specs()`` if it is not there (or not whole).
 
+    Looked up and made in ``into`` when given (the packaging step fills the bundled
+    exports folder so), else found by :func:`find_export` and made in the user cache.
     Returns (export, True when it was exported by this call). ``meta`` is stored in the
     manifest (what the backend needs without the torch model: input size, ...).
     Raises MedsamGuiError when the export fails; nothing is published then.
     """
-    existing = find_export(key)
+    existing = find_export(key) if into is None else read_export(into / key)
     if existing is not None:
         return existing, False
     report = progress or stderr_progress
-    root = export_root()
+    root = export_root() if into is None else into
+    root.mkdir(parents=True, exist_ok=True)
     _remove_stale_partials(root)
     staging = root / f".{key}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
@@ -192,7 +224,7 @@ def ensure_export(key: str, key_text: str, build_specs: Callable[[], list[GraphS
         if isinstance(error, MedsamGuiError):
             raise
         raise MedsamGuiError(f"ONNX export failed ({error.__class__.__name__}: {str(error)[:300]})") from error
-    published = find_export(key)
+    published = read_export(root / key)
     if published is None:
         raise MedsamGuiError("ONNX export was written but does not read back whole", root / key)
     return published, True
@@ -202,7 +234,7 @@ def _publish(staging: Path, final: Path) -> None:
     """Rename the finished ``staging`` folder to ``final`` (an export that is not whole
     is moved aside first; one another process published meanwhile wins)."""
     if final.exists():
-        if find_export(final.name) is not None:
+        if read_export(final) is not None:
             shutil.rmtree(staging, ignore_errors=True)
             return
         broken = final.with_name(f".{final.name}.partial-broken-{uuid.uuid4().hex[:8]}")
@@ -211,7 +243,7 @@ def _publish(staging: Path, final: Path) -> None:
     try:
         os.replace(staging, final)
     except OSError:
-        if find_export(final.name) is None:
+        if read_export(final) is None:
             raise
         shutil.rmtree(staging, ignore_errors=True)
 

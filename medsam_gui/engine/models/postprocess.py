@@ -1,4 +1,8 @@
-"""Low-resolution decoder logits -> a mask on the image grid, in one resampling pass."""
+"""Low-resolution decoder logits -> a mask on the image grid, in one resampling pass.
+
+The backends' post-processing (:class:`LogitPostprocessing`): numpy in, numpy out,
+torch inside, so the engine outside ``engine/models/`` never touches a tensor.
+"""
 
 from __future__ import annotations
 
@@ -28,9 +32,11 @@ def lowres_to_image_logits(lowres_logits: torch.Tensor, frame: ModelFrame) -> to
     return sampled[0, 0]
 
 
-def logits_to_mask(lowres_logits: torch.Tensor, frame: ModelFrame, threshold_logit: float = 0.0) -> np.ndarray:
-    """bool ``[H, W]`` mask: logit > ``threshold_logit`` (0 = sigmoid > 0.5; no sigmoid pass)."""
-    return (lowres_to_image_logits(lowres_logits, frame) > threshold_logit).numpy()
+def mask_from_logits(values: np.ndarray, frame: ModelFrame, threshold_logit: float = 0.0) -> np.ndarray:
+    """float32 ``[L, L]`` low-res logits -> bool ``[H, W]`` mask on the image grid of
+    ``frame``: logit > ``threshold_logit`` (0 = sigmoid > 0.5; no sigmoid pass)."""
+    lowres = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None, None]  # no copy
+    return (lowres_to_image_logits(lowres, frame) > threshold_logit).numpy()
 
 
 def reframe_logits(previous, crop: tuple[int, int, int, int], frame: ModelFrame) -> np.ndarray:
@@ -48,3 +54,15 @@ def reframe_logits(previous, crop: tuple[int, int, int, int], frame: ModelFrame)
     padded[..., : frame.content_size_hw[0], : frame.content_size_hw[1]] = content
     lowres = F.interpolate(padded, size=(frame.lowres_size, frame.lowres_size), mode="bilinear", align_corners=False)
     return lowres[0, 0].numpy()
+
+
+class LogitPostprocessing:
+    """The backends' post-processing of their decoder's low-res logits, numpy at the
+    boundary (a mix-in of every backend):
+
+    * ``mask_from_logits(values [L, L] float32, frame, threshold_logit) -> bool [H, W]``
+    * ``reframe_logits(previous LowResLogits, crop, frame) -> float32 [L, L]``
+    """
+
+    mask_from_logits = staticmethod(mask_from_logits)
+    reframe_logits = staticmethod(reframe_logits)

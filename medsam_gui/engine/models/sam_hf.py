@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from medsam_gui.engine.frame import ModelFrame
 from medsam_gui.engine.models.device import encoder_autocast
 from medsam_gui.engine.models.fast_decoder import FastSamDecoder
+from medsam_gui.engine.models.postprocess import LogitPostprocessing
 from medsam_gui.engine.models.sam_hf_heads import heads_from_transformers
 from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
 
@@ -68,8 +69,11 @@ def preprocess(image_rgb_uint8: np.ndarray, style: str, input_size: int, lowres_
     return F.pad(image, (0, pad_cols, 0, pad_rows)).contiguous(), frame
 
 
-class SamBackend:
-    """A ``transformers.SamModel`` with MedSAM or SAM preprocessing; no image state."""
+class SamBackend(LogitPostprocessing):
+    """A ``transformers.SamModel`` with MedSAM or SAM preprocessing; no image state.
+
+    Embedding features are a torch tensor on ``device`` (see ``features_to_array``).
+    """
 
     def __init__(self, model, style: str, name: str, display_name: str, source: str, licence: str,
                  model_id: str, device: torch.device) -> None:
@@ -118,9 +122,15 @@ class SamBackend:
         if between_blocks is not None:
             between_blocks()
 
-    def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[torch.Tensor, float]:
-        """Low-res logits ``[1, 1, L, L]`` and the predicted IoU; single-mask output."""
-        return self.decoder.decode(embedding, prompts)
+    def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[np.ndarray, float]:
+        """Low-res logits float32 ``[L, L]`` and the predicted IoU; single-mask output."""
+        logits, score = self.decoder.decode(embedding, prompts)
+        return logits[0, 0].float().cpu().numpy(), score
+
+    def features_to_array(self, features: torch.Tensor) -> np.ndarray:
+        """Embedding features -> float32 ``[1, C, S/16, S/16]`` numpy."""
+        return features.detach().float().cpu().numpy()
 
     def features_from_array(self, array: np.ndarray) -> torch.Tensor:
+        """Cached fp16 ``[1, C, S/16, S/16]`` array -> float32 tensor on the device."""
         return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)

@@ -61,6 +61,7 @@ class SliceView(QGraphicsView):
         slice_step(int delta): wheel without Ctrl (+1 = next slice).
         files_dropped(list paths)
         crosshair_requested(float x, float y): Ctrl+left press or drag at image coordinates.
+        pressed(): a mouse button went down on the view (before the tool hears of it).
     """
 
     cursor_moved = pyqtSignal(float, float)
@@ -68,6 +69,7 @@ class SliceView(QGraphicsView):
     slice_step = pyqtSignal(int)
     files_dropped = pyqtSignal(list)
     crosshair_requested = pyqtSignal(float, float)
+    pressed = pyqtSignal()
 
     def __init__(self, parent=None, plane: str = "axial") -> None:
         super().__init__(parent)
@@ -269,6 +271,7 @@ class SliceView(QGraphicsView):
 
     def mousePressEvent(self, event) -> None:
         self.setFocus()
+        self.pressed.emit()
         button = event.button()
         position = event.position().toPoint()
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):

@@ -4,7 +4,8 @@ A pixel (x, y) covers [x, x+1) x [y, y+1); :func:`pixel_of` turns a position int
 column/row index. Tools reach the app through a small context object with
 ``document`` (the open Document or None), ``prompts`` (PromptSession), ``view``
 (the axial SliceView), ``brush_radius`` and ``statusBar()``. The SliceView that sends an
-event binds itself first (``bind_view``), so a tool knows the plane it works in.
+event binds itself first (``bind_view``), so a tool knows the plane it works in; its
+positions are pixels of that plane's displayed slice (``core.planes``).
 """
 
 from __future__ import annotations
@@ -41,17 +42,14 @@ class CanvasTool:
     def plane(self) -> str:
         return getattr(self.active_view, "plane", "axial")
 
-    def _axial_only(self, what: str) -> bool:
-        """True (and the user told so in the status bar) when this event is not on the axial view."""
-        if self.plane == "axial":
-            return False
-        self.context.statusBar().showMessage(
-            f"{what} work on the axial view only for now (F2 shows it); brush and eraser work on every view", 5000)
-        return True
-
     def _slice_shape_yx(self) -> tuple[int, int] | None:
+        """(rows, columns) of a slice of the plane this tool works in."""
         document = self.context.document
-        return None if document is None else document.labels.shape[1:]
+        return None if document is None else document.plane_geometry(self.plane).image_shape
+
+    def _slice_index(self) -> int:
+        """The slice of the plane this tool works in that its view shows (through the cursor)."""
+        return self.context.document.plane_index(self.plane)
 
     def _clamp(self, x: int, y: int) -> tuple[int, int]:
         rows, cols = self._slice_shape_yx()

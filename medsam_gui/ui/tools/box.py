@@ -1,7 +1,7 @@
 """Box tool: drag a box and the mask follows; drag inside it to move, near an edge to resize.
 
-Box prompts work on the axial view only (the model is not yet run on coronal or
-sagittal slices): a press on another view says so in the status bar and does nothing.
+Works on every plane: the box is drawn on the slice the view shows, in that plane's
+displayed pixels, and the model runs on that plane slice.
 
 Each motion sends the new box to the PromptSession (latest request wins), so the
 preview follows the box while it is dragged (``PromptSession.begin_drag`` on press,
@@ -30,26 +30,29 @@ class BoxTool(CanvasTool):
         self._edges: tuple[bool, bool, bool, bool] = (False, False, False, False)  # x0 y0 x1 y1 grabbed
 
     def _current_box(self):
+        """The prompt's box when it lies on the slice this view shows, else None."""
         prompts = self.context.prompts
-        if prompts.box_xyxy is None or prompts.slice_index != self.context.document.slice_index:
+        if prompts.box_xyxy is None or not prompts.is_on(self.plane, self._slice_index()):
             return None
         return prompts.box_xyxy
 
     def _grabbed_edges(self, position: QPointF, box) -> tuple[bool, bool, bool, bool]:
-        margin = GRAB_MARGIN_SCREEN_PX / max(self.context.view.zoom, 1e-6)
+        pixel_height, pixel_width = self.active_view.displayed_pixel_size  # screen px per image pixel
+        margin_x = GRAB_MARGIN_SCREEN_PX / max(pixel_width, 1e-6)
+        margin_y = GRAB_MARGIN_SCREEN_PX / max(pixel_height, 1e-6)
         x, y = position.x(), position.y()
         x0, y0, x1, y1 = box[0], box[1], box[2] + 1, box[3] + 1
-        inside_x = x0 - margin <= x <= x1 + margin
-        inside_y = y0 - margin <= y <= y1 + margin
+        inside_x = x0 - margin_x <= x <= x1 + margin_x
+        inside_y = y0 - margin_y <= y <= y1 + margin_y
         return (
-            inside_y and abs(x - x0) <= margin,
-            inside_x and abs(y - y0) <= margin,
-            inside_y and abs(x - x1) <= margin,
-            inside_x and abs(y - y1) <= margin,
+            inside_y and abs(x - x0) <= margin_x,
+            inside_x and abs(y - y0) <= margin_y,
+            inside_y and abs(x - x1) <= margin_x,
+            inside_x and abs(y - y1) <= margin_y,
         )
 
     def press(self, position: QPointF, modifiers) -> None:
-        if self.context.document is None or self._axial_only("Box prompts"):
+        if self.context.document is None:
             return
         pixel = self._clamp(*pixel_of(position))
         box = self._current_box()
@@ -70,14 +73,14 @@ class BoxTool(CanvasTool):
             return
         box = self._box_for(self._clamp(*pixel_of(position)))
         if box is not None:
-            self.context.prompts.set_box(self.context.document.slice_index, box)
+            self.context.prompts.set_box(self._slice_index(), box, plane=self.plane)
 
     def release(self, position: QPointF, modifiers) -> None:
         if self._mode is None:
             return
         box = self._box_for(self._clamp(*pixel_of(position)))
         if box is not None and box != self.context.prompts.box_xyxy:
-            self.context.prompts.set_box(self.context.document.slice_index, box)
+            self.context.prompts.set_box(self._slice_index(), box, plane=self.plane)
         self.context.prompts.end_drag()
         self._mode = None
 

@@ -1,5 +1,5 @@
-"""Click tool: left click adds a positive point, right or Shift+left click a negative one
-(on the axial view only; another view says so in the status bar)."""
+"""Click tool: left click adds a positive point, right or Shift+left click a negative one,
+on the slice of whichever plane the view shows."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ class PointTool(CanvasTool):
 
     def _add(self, position: QPointF, positive: bool) -> None:
         document = self.context.document
-        if document is None or self._axial_only("Point prompts"):
+        if document is None:
             return
         x, y = pixel_of(position)
-        rows, cols = document.labels.shape[1:]
+        rows, cols = self._slice_shape_yx()
         if 0 <= x < cols and 0 <= y < rows:
-            self.context.prompts.add_point(document.slice_index, x, y, positive)
+            self.context.prompts.add_point(self._slice_index(), x, y, positive, plane=self.plane)
 
     def press(self, position: QPointF, modifiers) -> None:
         self._add(position, positive=not modifiers & Qt.KeyboardModifier.ShiftModifier)
