@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 DATA_ROOT = Path(os.environ.get("MEDSAM_GUI_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 CPU = "CPUExecutionProvider"
+DECODE_TURN = 10  # prompts each backend decodes in one turn (decoder_rows)
 
 
 def timed(function, runs):
@@ -72,16 +73,20 @@ def decoder_rows(table, label, torch_backend, onnx_backend, image, runs=100):
 
     rows, cols = image.shape[:2]
     boxes, _ = random_prompts(runs, rows, cols)
-    embeddings = torch_backend.encode(image), onnx_backend.encode(image)
-    results = []
-    for backend, embedding in zip((torch_backend, onnx_backend), embeddings):
-        backend.decode(embedding, Prompts(box_xyxy=boxes[0]))
-        seconds = []
-        for box in boxes:
-            started = time.perf_counter()
-            backend.decode(embedding, Prompts(box_xyxy=box))
-            seconds.append(time.perf_counter() - started)
-        results.append(np.asarray(seconds))
+    pairs = ((torch_backend, torch_backend.encode(image)), (onnx_backend, onnx_backend.encode(image)))
+    # the two backends take turns, 10 prompts each (who goes first alternates): this machine's
+    # speed shifts by up to 1.6x for seconds at a time, and one backend's 100 prompts in a row
+    # (4 s) could land in such a phase while the other's did not. Each turn starts with an
+    # untimed decode (torch's OpenMP threads spin for a few ms after its last call).
+    results = ([], [])
+    for turn, start in enumerate(range(0, len(boxes), DECODE_TURN)):
+        for which in ((0, 1) if turn % 2 == 0 else (1, 0)):
+            backend, embedding = pairs[which]
+            backend.decode(embedding, Prompts(box_xyxy=boxes[start]))
+            for box in boxes[start:start + DECODE_TURN]:
+                started = time.perf_counter()
+                backend.decode(embedding, Prompts(box_xyxy=box))
+                results[which].append(time.perf_counter() - started)
     for name, q in (("p50", 50), ("p95", 95)):
         row(table, f"{label} backend.decode, box, {runs} prompts, {name}", np.percentile(results[0], q), np.percentile(results[1], q))
 

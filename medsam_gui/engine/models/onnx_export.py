@@ -53,6 +53,8 @@ from typing import Callable
 from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.core.paths import user_cache_dir
 
+# part of the export key: raise it whenever the graphs this module builds change (the
+# modules below, or the network code they trace), so no cached or bundled export is reused
 EXPORT_FORMAT_VERSION = "1"
 # the bundled exports: $MEDSAM_GUI_BUNDLED_ONNX_DIR, else this folder inside a frozen app
 BUNDLED_EXPORTS_ENV = "MEDSAM_GUI_BUNDLED_ONNX_DIR"
