@@ -14,14 +14,13 @@ softmax, and ``keys + key_pe`` formed once per block instead of twice.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medsam_gui.engine.models.per_object_cache import PerObjectCache
 from medsam_gui.engine.types import Embedding, Prompts
 
 
@@ -137,25 +136,13 @@ class FastSamDecoder:
         upscaling = mask_decoder.output_upscaling
         self.upscale_conv1, self.upscale_norm, _, self.upscale_conv2, _ = upscaling
         self.hypernetwork = mask_decoder.output_hypernetworks_mlps[0]
-        self._first_blocks: dict[int, FirstBlockKeys] = {}  # id(features) -> its first block
-        self._first_blocks_lock = threading.Lock()
+        self._first_blocks: PerObjectCache[FirstBlockKeys] = PerObjectCache()  # features -> their first block
 
     def first_block(self, features: torch.Tensor) -> FirstBlockKeys:
-        """The prompt-independent first-block projections for ``features``, computed once."""
-        key = id(features)
-        with self._first_blocks_lock:
-            cached = self._first_blocks.get(key)
-        if cached is None:
-            cached = FirstBlockKeys.compute(self.mask_decoder.transformer, features + self.no_mask_dense, self.dense_pe)
-            with self._first_blocks_lock:
-                self._first_blocks[key] = cached
-            # forget it when the tensor is freed (before its id can be reused)
-            weakref.finalize(features, self._forget_first_block, key)
-        return cached
-
-    def _forget_first_block(self, key: int) -> None:
-        with self._first_blocks_lock:
-            self._first_blocks.pop(key, None)
+        """The prompt-independent first-block projections for ``features``, computed once
+        (forgotten when the tensor is freed)."""
+        return self._first_blocks.get(features, lambda: FirstBlockKeys.compute(
+            self.mask_decoder.transformer, features + self.no_mask_dense, self.dense_pe))
 
     def _upscale(self, src: torch.Tensor) -> torch.Tensor:
         """``output_upscaling`` with LayerNorm2d as one channels-last ``layer_norm``."""

@@ -23,12 +23,12 @@ kept in ``provider_failures``. ``info.device`` names the provider in use, e.g.
 from __future__ import annotations
 
 import threading
-import weakref
 from pathlib import Path
 
 import numpy as np
 
 from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.engine.models.per_object_cache import PerObjectCache
 from medsam_gui.engine.models.postprocess import LogitPostprocessing
 from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
 
@@ -186,8 +186,7 @@ class OnnxBackend(LogitPostprocessing):
         self.device = f"onnxruntime {provider}"
         self.info = ModelInfo(name=name, display_name=display_name, device=self.device, licence=licence, source=source,
                               input_size=self.input_size)
-        self._first_blocks: dict[int, dict] = {}
-        self._first_blocks_lock = threading.Lock()
+        self._first_blocks: PerObjectCache[dict] = PerObjectCache()  # features -> their first block
         self._interrupt_lock = threading.Lock()
         self._interruptible_run = None  # the RunOptions of a stage interrupt_encode may stop
         self._no_mask = (np.zeros((1, 1, self.lowres_size, self.lowres_size), np.float32), np.zeros(1, np.float32))
@@ -263,19 +262,7 @@ class OnnxBackend(LogitPostprocessing):
         return np.ascontiguousarray(array, dtype=np.float32)
 
     def _first_block(self, features) -> dict:
-        key = id(features)
-        with self._first_blocks_lock:
-            cached = self._first_blocks.get(key)
-        if cached is None:
-            cached = self._image_side(features, *self._no_mask)
-            with self._first_blocks_lock:
-                self._first_blocks[key] = cached
-            weakref.finalize(features, self._forget_first_block, key)
-        return cached
-
-    def _forget_first_block(self, key: int) -> None:
-        with self._first_blocks_lock:
-            self._first_blocks.pop(key, None)
+        return self._first_blocks.get(features, lambda: self._image_side(features, *self._no_mask))
 
     def _image_side(self, features, mask_logits: np.ndarray, has_mask: np.ndarray) -> dict:
         array = np.ascontiguousarray(features, dtype=np.float32)
