@@ -18,7 +18,7 @@ Reported per group: the mean number of actions to reach Dice 0.90 (capped at 10:
 case that never gets there counts 10), and the mean Dice after 1, 2 and 3 actions,
 for each box-refinement setting (same cases, same boxes, same run).
 
-    python benchmarks/bench_effort.py [--refinements off refit] [--brush 3] [--seed 1] [--limit N]
+    python benchmarks/bench_effort.py [--refinements off trim] [--brush 3] [--seed 1] [--limit N]
 """
 
 from __future__ import annotations
@@ -41,11 +41,13 @@ from medsam_gui.core.document import Document  # noqa: E402
 from medsam_gui.engine import Engine  # noqa: E402
 from medsam_gui.engine.box_refine import BoxRefinement  # noqa: E402
 from medsam_gui.engine.headless import predict_blocking  # noqa: E402
+from medsam_gui.engine.intensity_trim import IntensityTrim  # noqa: E402
 
 TARGET = 0.90
 CAP = 10
 REFINEMENTS = {"off": BoxRefinement(mode="off"), "refit": BoxRefinement(mode="refit"),
-               "refit x2": BoxRefinement(mode="refit", iterations=2), "vote": BoxRefinement(mode="vote")}
+               "refit x2": BoxRefinement(mode="refit", iterations=2), "vote": BoxRefinement(mode="vote"),
+               "trim": BoxRefinement(mode="off", intensity_trim=IntensityTrim())}  # trim: the engine's default
 
 
 def bbox(mask):
@@ -147,7 +149,7 @@ def simulate(engine, document, slice_index, truth, loose_box, refinement, brush)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="litemedsam")
-    parser.add_argument("--refinements", nargs="+", default=["off", "refit"], choices=list(REFINEMENTS))
+    parser.add_argument("--refinements", nargs="+", default=["off", "trim"], choices=list(REFINEMENTS))
     parser.add_argument("--brush", type=int, default=3, help="brush/eraser radius in pixels")
     parser.add_argument("--seed", type=int, default=1, help="seed of the loose-box margins")
     parser.add_argument("--limit", type=int, default=0, help="only the first N cases (0: all)")

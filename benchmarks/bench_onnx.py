@@ -1,6 +1,7 @@
 """ONNX Runtime backends beside eager torch, in one run on one machine: LiteMedSAM
 encoder per slice (stage graphs as the app runs them, and one whole graph to price the
-split), decoder per prompt (backend.decode p50 / p95 over 100 boxes, and predict()),
+split), decoder per prompt (backend.decode p50 / p95 over 100 boxes and 100 sets of 1-3
+points, and predict()),
 MedSAM ViT-B (random weights, same FLOPs) encoder per slice; optionally int8 quantization
 of the LiteMedSAM encoder, dynamic or static (calibrated on a few slices of scans that
 are not quality cases), with its Dice change on the quality cases.
@@ -40,6 +41,45 @@ def timed(function, runs):
     return np.asarray(seconds)
 
 
+def alternated(functions: dict, runs):
+    """{name: seconds per run} for each callable, run in turns (one warm-up each first):
+    a slow phase of the machine falls on every candidate alike."""
+    for function in functions.values():
+        function()
+    seconds = {name: [] for name in functions}
+    for _ in range(runs):
+        for name, function in functions.items():
+            started = time.perf_counter()
+            function()
+            seconds[name].append(time.perf_counter() - started)
+    return {name: np.asarray(values) for name, values in seconds.items()}
+
+
+def matmul_rate(seconds=1.0):
+    """This machine's fp32 multiply-adds per second in one large matrix product (torch,
+    the app's thread count): the speed the floors below are priced at."""
+    import torch
+
+    a, b = torch.rand(4096, 768), torch.rand(768, 2304)
+    a @ b
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ b
+        count += 1
+    return count * 4096 * 768 * 2304 / (time.perf_counter() - started)
+
+
+def multiply_adds(module, example) -> float:
+    """Multiply-adds of one forward pass (torch's FLOP counter: matmuls and convolutions)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        module(example)
+    return counter.get_total_flops() / 2
+
+
 def real_slice():
     from medsam_gui.core.window import default_model_input_preset, resolve_model_input, to_model_input
     from medsam_gui.io.load import open_volume
@@ -72,23 +112,28 @@ def decoder_rows(table, label, torch_backend, onnx_backend, image, runs=100):
     from medsam_gui.engine.types import Prompts
 
     rows, cols = image.shape[:2]
-    boxes, _ = random_prompts(runs, rows, cols)
+    boxes, points = random_prompts(runs, rows, cols)
     pairs = ((torch_backend, torch_backend.encode(image)), (onnx_backend, onnx_backend.encode(image)))
-    # the two backends take turns, 10 prompts each (who goes first alternates): this machine's
-    # speed shifts by up to 1.6x for seconds at a time, and one backend's 100 prompts in a row
-    # (4 s) could land in such a phase while the other's did not. Each turn starts with an
-    # untimed decode (torch's OpenMP threads spin for a few ms after its last call).
-    results = ([], [])
-    for turn, start in enumerate(range(0, len(boxes), DECODE_TURN)):
-        for which in ((0, 1) if turn % 2 == 0 else (1, 0)):
-            backend, embedding = pairs[which]
-            backend.decode(embedding, Prompts(box_xyxy=boxes[start]))
-            for box in boxes[start:start + DECODE_TURN]:
-                started = time.perf_counter()
-                backend.decode(embedding, Prompts(box_xyxy=box))
-                results[which].append(time.perf_counter() - started)
-    for name, q in (("p50", 50), ("p95", 95)):
-        row(table, f"{label} backend.decode, box, {runs} prompts, {name}", np.percentile(results[0], q), np.percentile(results[1], q))
+    # a box alone upscales only its window of the grid (engine/models/decoder_window.py); points use the whole grid
+    prompt_kinds = {"box": [Prompts(box_xyxy=box) for box in boxes],
+                    "1-3 points": [Prompts(points_xy=xy, point_labels=labels) for xy, labels in points]}
+    for kind, prompt_list in prompt_kinds.items():
+        # the two backends take turns, 10 prompts each (who goes first alternates): this machine's
+        # speed shifts by up to 1.6x for seconds at a time, and one backend's 100 prompts in a row
+        # (4 s) could land in such a phase while the other's did not. Each turn starts with an
+        # untimed decode (torch's OpenMP threads spin for a few ms after its last call).
+        results = ([], [])
+        for turn, start in enumerate(range(0, len(prompt_list), DECODE_TURN)):
+            for which in ((0, 1) if turn % 2 == 0 else (1, 0)):
+                backend, embedding = pairs[which]
+                backend.decode(embedding, prompt_list[start])
+                for prompts in prompt_list[start:start + DECODE_TURN]:
+                    started = time.perf_counter()
+                    backend.decode(embedding, prompts)
+                    results[which].append(time.perf_counter() - started)
+        for name, q in (("p50", 50), ("p95", 95)):
+            row(table, f"{label} backend.decode, {kind}, {runs} prompts, {name}", np.percentile(results[0], q),
+                np.percentile(results[1], q))
 
 
 def predict_rows(table, torch_backend, onnx_backend, volume, runs=100):
@@ -223,14 +268,25 @@ def main() -> int:
     notes.append(f"LiteMedSAM ONNX load from the export cache: {time.perf_counter() - started:.2f} s")
     lite_torch = load_backend("litemedsam", device="cpu")
     volume, image = real_slice()
-    torch_s = timed(lambda: lite_torch.encode(image), args.runs)
-    onnx_s = timed(lambda: lite_onnx.encode(image, between_blocks=lambda: None), args.runs)
-    row(table, "LiteMedSAM encoder per slice (mean), 12 stage graphs", torch_s.mean(), onnx_s.mean(), "app path, 11 pause points")
+    pixels = preprocess(image)[0]
+    rate = matmul_rate()
+    lite_macs = multiply_adds(lite_torch.encoder, pixels)
+    lite_floor_s = lite_macs / rate
+    notes.append(f"matmul floor: {rate / 1e9:.0f} G multiply-adds/s in one large fp32 product, same run; LiteMedSAM encoder "
+                 f"{lite_macs / 1e9:.1f} G -> floor {lite_floor_s * 1000:.0f} ms")
+    encoders = {"torch": lambda: lite_torch.encode(image),
+                "stages": lambda: lite_onnx.encode(image, between_blocks=lambda: None)}
     if not (args.quantize and args.quantize_only):
-        pixels = preprocess(image)[0].numpy()
         whole = whole_graph_session(lite_torch.encoder, 256, scratch)
-        whole_s = timed(lambda: whole.run(None, {"input": pixels}), args.runs)
-        row(table, "LiteMedSAM encoder per slice (mean), one whole graph", torch_s.mean(), whole_s.mean(), "no pause points")
+        encoders["whole"] = lambda: whole.run(None, {"input": pixels.numpy()})
+    encode_s = alternated(encoders, args.runs)
+    torch_s = encode_s["torch"]
+    row(table, "LiteMedSAM encoder per slice (mean), 12 stage graphs", torch_s.mean(), encode_s["stages"].mean(),
+        f"app path, 11 pause points; {encode_s['stages'].mean() / lite_floor_s:.2f}x the matmul floor")
+    if "whole" in encode_s:
+        row(table, "LiteMedSAM encoder per slice (mean), one whole graph", torch_s.mean(), encode_s["whole"].mean(),
+            f"no pause points; {encode_s['whole'].mean() / lite_floor_s:.2f}x the matmul floor")
+    if not (args.quantize and args.quantize_only):
         difference = np.abs(lite_onnx.features_to_array(lite_onnx.encode(image).features)
                             - lite_torch.features_to_array(lite_torch.encode(image).features)).max()
         notes.append(f"LiteMedSAM max |embedding difference| ONNX vs torch: {difference:.1e}")
@@ -276,9 +332,11 @@ def main() -> int:
                                                "random", "-", "medsam-random", [CPU], export_progress=lambda *call: None)
         notes.append(f"MedSAM ViT-B export + load: {time.perf_counter() - started:.0f} s")
         vit_runs = max(1, args.runs - 2)
-        torch_s = timed(lambda: vit_torch.encode(image), vit_runs)
-        onnx_s = timed(lambda: vit_onnx.encode(image, between_blocks=lambda: None), vit_runs)
-        row(table, "MedSAM ViT-B encoder per slice (mean), 12 stage graphs", torch_s.mean(), onnx_s.mean(), "random weights")
+        vit_s = alternated({"torch": lambda: vit_torch.encode(image),
+                            "onnx": lambda: vit_onnx.encode(image, between_blocks=lambda: None)}, vit_runs)
+        vit_floor_s = multiply_adds(model.vision_encoder, torch.rand(1, 3, 1024, 1024)) / rate
+        row(table, "MedSAM ViT-B encoder per slice (mean), 12 stage graphs", vit_s["torch"].mean(), vit_s["onnx"].mean(),
+            f"random weights; {vit_s['onnx'].mean() / vit_floor_s:.2f}x the matmul floor ({vit_floor_s * 1000:.0f} ms)")
         difference = np.abs(vit_onnx.features_to_array(vit_onnx.encode(image).features)
                             - vit_torch.features_to_array(vit_torch.encode(image).features)).max()
         notes.append(f"ViT-B max |embedding difference| ONNX vs torch: {difference:.1e}")

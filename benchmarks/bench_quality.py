@@ -4,7 +4,8 @@ size, the tight box plus one simulated corrective click (at the centre of the la
 error region: positive where the mask misses, negative where it overshoots), and the
 box-fill baseline. Also the ROI switch-over sweep, and the loose-box table: boxes with a
 random 0-20 % margin per side (seeded) and tight boxes, each with every box-refinement
-candidate of engine/box_refine.py (decoder passes only, same embedding).
+candidate of engine/box_refine.py (decoder passes against the same embedding, and the
+intensity trim of engine/intensity_trim.py).
 
     python benchmarks/bench_quality.py [--model litemedsam] [--jitter-seed 0] [--loose-seed 1]
 
@@ -32,6 +33,7 @@ from quality_cases import all_cases, organ_volumes  # noqa: E402
 
 from medsam_gui.engine import Engine, RoiPolicy  # noqa: E402
 from medsam_gui.engine.box_refine import BoxRefinement  # noqa: E402
+from medsam_gui.engine.intensity_trim import IntensityTrim  # noqa: E402
 from medsam_gui.engine.headless import predict_blocking  # noqa: E402
 
 SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.01)
@@ -45,6 +47,14 @@ CANDIDATES = {
     "refit +5%": BoxRefinement(mode="refit", margin_fraction=0.05),
     "refit score guard": BoxRefinement(mode="refit", keep_if_score_drops=0.02),
     "vote 5/10%": BoxRefinement(mode="vote"),
+    # mask pixels that look like the mask's surroundings dropped (engine/intensity_trim.py)
+    "trim (default: z > 1)": BoxRefinement(mode="off", intensity_trim=IntensityTrim()),
+    "trim, z > 0 (histogram noise decides)": BoxRefinement(mode="off", intensity_trim=IntensityTrim(min_z=0.0)),
+    "trim, z > 2": BoxRefinement(mode="off", intensity_trim=IntensityTrim(min_z=2.0)),
+    "trim, ring 6 px": BoxRefinement(mode="off", intensity_trim=IntensityTrim(ring_px=6)),
+    "trim, 32 bins": BoxRefinement(mode="off", intensity_trim=IntensityTrim(bins=32)),
+    "vote 5/10% + trim": BoxRefinement(mode="vote", intensity_trim=IntensityTrim()),
+    "refit + trim": BoxRefinement(mode="refit", intensity_trim=IntensityTrim()),
 }
 
 

@@ -12,7 +12,15 @@ flight waits between network blocks; on a backend with ``interrupt_encode`` (ONN
 Runtime) the block it is running stops at once and runs again afterwards. When a
 foreground job (the visible slice, an embedding a prompt waits for, e.g. an ROI crop)
 is queued meanwhile, the background pass is dropped and queued again, so that job
-starts at once. Foreground passes never wait.
+starts at once. A foreground pass that no prompt waits for (the visible slice,
+propagation) never waits for the user, except to let a job a prompt waits for (e.g.
+the ROI crop of a small box drawn meanwhile) through: that job runs between its network
+blocks (the block in flight stopped on backends with ``interrupt_encode``, and run
+again), the pass waits while the prompt is decoded, then goes on where it stopped. The
+prompt's mask comes a pass earlier; the pass loses at most one block. When an
+embedding a user's prompt found missing (``predict`` while the gate is active) is
+stored, the gate is touched: the prompt's decode, which comes next, has the cores
+before the next background pass.
 
 ROI zoom: a box smaller than ``RoiPolicy.switch_fraction`` of the slice is decoded
 against the embedding of a square crop around it (cached under its own key). While
@@ -62,6 +70,11 @@ class _ForegroundFirst(Exception):
     foreground job queued behind it."""
 
 
+class _Unwanted(Exception):
+    """Raised between blocks of a pass whose job was discarded (the box it was for moved
+    on): the pass stops and is not queued again."""
+
+
 class Engine:
     """See the module docstring and ARCHITECTURE.md for the contract."""
 
@@ -83,6 +96,7 @@ class Engine:
         self._encoded: set[Job] = set()
         self._last_crops: dict[tuple[str, int], tuple[int, int, int, int]] = {}  # (plane, slice) -> crop
         self._constant_value_of_slice: dict[tuple[str, int], float | None] = {}  # (plane, slice) -> value
+        self._awaited: set[Job] = set()  # jobs a user's prompt found missing: it waits for them
         self._planes: dict[str, tuple[PlaneGeometry, SquarePixelGrid | None]] = {}
 
     @classmethod
@@ -143,6 +157,7 @@ class Engine:
             self._encoded = set()
             self._last_crops = {}
             self._constant_value_of_slice = {}
+            self._awaited = set()
             self._planes = {}
 
     def prefetch(self, volume: Volume, slice_indices, input_preset: ModelInputPreset | None = None) -> None:
@@ -208,7 +223,18 @@ class Engine:
         ms on two cores), on backends that can (``interrupt_encode``); it then waits, or
         is dropped when a foreground job is queued (see _give_way_to_interaction)."""
         interrupt = getattr(self.backend, "interrupt_encode", None)
-        if interrupt is not None:
+        priority = self.scheduler.in_flight_priority()
+        if interrupt is not None and priority is not None and priority < FOREGROUND_PRIORITY:
+            interrupt()  # a foreground pass gives way between blocks only to jobs a prompt waits for
+
+    def _let_prompts_job_through(self) -> None:
+        """A user's prompt waits for a job now queued behind the pass in flight: that pass
+        stops the network block it is running (on backends with ``interrupt_encode``), so
+        the job starts now, between its blocks; it runs that block again afterwards."""
+        interrupt = getattr(self.backend, "interrupt_encode", None)
+        priority = self.scheduler.in_flight_priority()
+        if (interrupt is not None and priority is not None and priority < PREDICT_PRIORITY
+                and self.scheduler.has_queued_at_least(PREDICT_PRIORITY)):
             interrupt()
 
     @property
@@ -368,14 +394,14 @@ class Engine:
         for job_plane, index, crop in self.scheduler.queued():
             if job_plane == plane and crop is None:
                 states[index] = "queued"
-        in_flight = self.scheduler.in_flight()
-        if in_flight is not None and in_flight[0] == plane and in_flight[2] is None and self._volume is not None:
-            states[in_flight[1]] = "encoding"
+        for job_plane, index, crop in self.scheduler.jobs_in_flight():
+            if job_plane == plane and crop is None and self._volume is not None:
+                states[index] = "encoding"
         return states
 
     # the worker ---------------------------------------------------------------
 
-    def run_next_job(self, timeout_s: float = 0.1) -> EncodeResult | None:
+    def run_next_job(self, timeout_s: float = 0.1, on_result=None) -> EncodeResult | None:
         """Wait up to ``timeout_s`` for a job, encode it (or load it from the cache),
         store it; None when idle. Called by one long-lived worker thread.
 
@@ -383,6 +409,16 @@ class Engine:
         waits between network blocks (see the module docstring); ``seconds`` in the
         result leaves that waiting out. A background pass dropped for a foreground job
         (see _give_way_to_interaction) is queued again and this returns None.
+
+        A prompt never waits behind a whole pass: between the network blocks of any
+        other foreground pass (the visible slice, propagation) each job a prompt waits
+        for (queued by ``predict`` at top priority: e.g. the ROI crop of a small box
+        drawn while the visible slice is encoding) runs to its end, then that pass goes
+        on where it stopped, once the user's interaction (the prompt's decode) is over
+        (see the module docstring). ``on_result(EncodeResult)``, when given, hears of each such
+        job as it finishes; the result returned is the outer pass's. A pass whose job
+        ``predict`` has discarded (the crop of a box that moved on) stops at its next
+        block: None.
         """
         min_priority = FOREGROUND_PRIORITY if self.interaction.is_active else None
         job = self.scheduler.pop(timeout_s, min_priority)
@@ -390,14 +426,23 @@ class Engine:
             if not self.interaction.is_active:
                 self._run_prefetch_job()  # idle: the next case's first slices
             return None
-        paused_s = 0.0
+        return self._run_job(job, on_result)
 
-        def give_way_to_interaction() -> None:
-            nonlocal paused_s
-            paused_s += self._give_way_to_interaction(job)
-
+    def _run_job(self, job: Job, on_result) -> EncodeResult | None:
+        """Encode ``job`` (just popped: the innermost job in flight) or load it from the cache."""
         priority = self.scheduler.in_flight_priority()
         background = priority < FOREGROUND_PRIORITY
+        set_aside_s = 0.0  # waiting for the user, or running jobs a prompt waits for
+
+        def between_blocks() -> None:
+            nonlocal set_aside_s
+            if self.scheduler.is_unwanted(job):
+                raise _Unwanted
+            if background:
+                set_aside_s += self._give_way_to_interaction(job)
+            elif priority < PREDICT_PRIORITY:  # a job a prompt waits for lets nothing through
+                set_aside_s += self._run_jobs_prompts_wait_for(on_result)
+
         with self._lock:
             generation = self._generation
         dropped = False
@@ -408,19 +453,44 @@ class Engine:
             embedding, source = self.cache.get(key, self.backend.features_from_array)
             if embedding is None:
                 image = self.model_input_image(job[1], job[2], plane=job[0])
-                embedding = self.backend.encode(image, between_blocks=give_way_to_interaction if background else None)
+                embedding = self.backend.encode(image, between_blocks=between_blocks)
                 self.cache.put(key, embedding, self.backend.features_to_array(embedding.features).astype(np.float16))
             with self._lock:
+                awaited = job in self._awaited
+                self._awaited.discard(job)
                 if generation == self._generation:
                     self._encoded.add(job)
-            return EncodeResult(job[1], source != "miss", time.perf_counter() - started - paused_s, job[2], job[0])
+            if awaited:  # the prompt's decode comes next: it gets the cores, not a background pass
+                self.interaction.touch()
+            return EncodeResult(job[1], source != "miss", time.perf_counter() - started - set_aside_s, job[2], job[0])
         except _ForegroundFirst:
             dropped = True
+            return None
+        except _Unwanted:
             return None
         finally:
             self.scheduler.done(job)
             if dropped and generation == self._generation:
                 self.scheduler.request(job, priority)  # after the foreground job
+
+    def _run_jobs_prompts_wait_for(self, on_result) -> float:
+        """Between the blocks of a foreground pass: run every queued job a prompt waits
+        for (``PREDICT_PRIORITY``) now, telling ``on_result``. After one, the pass waits
+        while the user interacts (the prompt's decode comes next: it gets the cores),
+        running any further such job. Returns the seconds taken."""
+        started = time.perf_counter()
+        let_through = False
+        while True:
+            job = self.scheduler.pop(0, PREDICT_PRIORITY)
+            if job is not None:
+                let_through = True
+                result = self._run_job(job, on_result)
+                if result is not None and on_result is not None:
+                    on_result(result)
+            elif let_through and self.interaction.is_active:
+                self.interaction.wait_if_interacting(FOREGROUND_POLL_S)
+            else:
+                return time.perf_counter() - started
 
     def paused_job(self) -> Job | None:
         """The background job whose encoder pass now waits for interaction to end, or None."""
@@ -472,12 +542,18 @@ class Engine:
         if job[2] is not None:
             with self._lock:
                 self._last_crops[(plane, slice_index)] = crop
+        # the box moved on (e.g. a drag grew it past ROI zoom): crops queued for earlier boxes here are stale
+        self.scheduler.discard(lambda queued: queued[:2] == job[:2] and queued[2] not in (None, job[2]))
         key = self._key(job)
         embedding, _ = self.cache.get(key, self.backend.features_from_array)
         if embedding is None:
-            if job[2] is not None:  # a box moved on: older crops of this slice are stale
-                self.scheduler.discard(lambda queued: queued[:2] == job[:2] and queued[2] not in (None, job[2]))
+            users_prompt = self.interaction.is_active  # headless callers run the encoder themselves
+            if users_prompt:
+                with self._lock:
+                    self._awaited.add(job)
             self.scheduler.request(job, PREDICT_PRIORITY)
+            if users_prompt:
+                self._let_prompts_job_through()
             raise EmbeddingNotReady(slice_index, job[2], plane)
         x_start, y_start, x_stop, y_stop = crop
         offset = np.array([x_start, y_start], dtype=np.float64)
@@ -498,7 +574,10 @@ class Engine:
                                                    model_box[2] - x_start, model_box[3] - y_start)
         refinement = box_refinement if box_refinement is not None else box_refine.DEFAULT_REFINEMENT
         if crop_box is not None and points is None:
-            decoded, _, _ = box_refine.refine(decode, crop_box, refinement, values_to_mask)
+            image = None  # the crop's voxel values, for a rule that reads them
+            if refinement.intensity_trim is not None:
+                image = self._model_image(plane, slice_index)[y_start:y_stop, x_start:x_stop]
+            decoded, _, _ = box_refine.refine(decode, crop_box, refinement, values_to_mask, image)
         else:
             decoded = decode(crop_box)
         mask = np.zeros((whole[3], whole[2]), dtype=bool)

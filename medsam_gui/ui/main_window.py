@@ -245,7 +245,8 @@ class MainWindow(QMainWindow):
         if self.engine is not None:
             self._give_volume_to_engine(focus=False)  # before the views, which ask to encode the slices they show
         self.labels_panel.set_document(self.document)
-        self.plane_views.set_document(self.document)
+        self.plane_views.set_document(self.document)  # draws and fits the views
+        self.prompt_controller.focus_encoding()  # the slice on screen first, before the rest of this
         name = volume.description or os.path.basename(volume.source_path.rstrip("/"))
         self.setWindowTitle(f"{name} - medsam-gui")
         if volume.source_path:
@@ -253,9 +254,7 @@ class MainWindow(QMainWindow):
             self._refresh_recent_menu()
         for warning in volume.warnings:
             self.statusBar().showMessage(warning, 8000)
-        self.prompt_controller.focus_encoding()
-        self.render()
-        self.plane_views.fit()
+        self._draw_extras()
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -48,15 +48,18 @@ class EncoderWorker(QThread):
 
     def run(self) -> None:
         while not self._stop.is_set():
-            try:
-                result = self._engine.run_next_job(timeout_s=0.1)
+            try:  # a job a prompt waits for may finish in the middle of another pass: announced at once
+                result = self._engine.run_next_job(timeout_s=0.1, on_result=self._announce)
             except Exception as error:  # shown to the user; the loop must survive
                 self.failed.emit(f"encoding failed: {error}")
                 time.sleep(0.2)
                 continue
             if result is not None:
-                self.embedding_ready.emit(int(result.slice_index), bool(result.from_cache), float(result.seconds),
-                                          str(result.plane))
+                self._announce(result)
+
+    def _announce(self, result) -> None:
+        self.embedding_ready.emit(int(result.slice_index), bool(result.from_cache), float(result.seconds),
+                                  str(result.plane))
 
     def stop(self) -> None:
         """Ask the loop to end after the job in flight (never killed) and wait for it;

@@ -81,3 +81,15 @@ def box_fill(box_xyxy, shape) -> np.ndarray:
     x0, y0, x1, y1 = box_xyxy
     filled[y0 : y1 + 1, x0 : x1 + 1] = True
     return filled
+
+
+def assert_same_mask_as_whole_grid(logits: np.ndarray, whole_grid: np.ndarray, threshold_logit: float, atol: float) -> None:
+    """A decoder's low-res logits ``[L, L]`` against whole-grid logits (a reference
+    decoder's): equal within ``atol`` where the decoder upscaled the grid, and, outside
+    the window it upscaled (filled with ``OUTSIDE_LOGIT``), the whole grid at or below
+    ``threshold_logit`` too, so both give the same mask."""
+    from medsam_gui.engine.models.decoder_window import OUTSIDE_LOGIT
+
+    upscaled = logits != OUTSIDE_LOGIT
+    assert np.abs(logits - whole_grid)[upscaled].max() < atol
+    assert (whole_grid[~upscaled] <= threshold_logit).all()

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 
+from engine_testkit import assert_same_mask_as_whole_grid
+
 from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.engine.models import lite_medsam_asset
 from medsam_gui.engine.models.lite_medsam_net import load_lite_medsam
@@ -79,7 +81,7 @@ def test_decoder_logits_equal_the_reference(litemedsam_backend, reference_networ
             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False)
     assert expected.shape == (1, 1, 256, 256) and logits.shape == (256, 256) and logits.dtype == np.float32
     assert (expected > 0).any() and (expected < 0).any()
-    assert np.abs(logits - expected[0, 0].numpy()).max() < 1e-4
+    assert_same_mask_as_whole_grid(logits, expected[0, 0].numpy(), litemedsam_backend.mask_threshold_logit, atol=1e-4)
     assert score == pytest.approx(float(iou[0, 0]), abs=1e-4)
 
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from engine_testkit import box_fill, box_of, dice
+from engine_testkit import assert_same_mask_as_whole_grid, box_fill, box_of, dice
 
 from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.engine import Engine
@@ -64,7 +64,7 @@ def test_fast_decoder_equals_the_reference_decoder(litemedsam_backend):
             image_embeddings=embedding.features, image_pe=reference.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False)
     assert isinstance(logits, np.ndarray) and logits.dtype == np.float32 and logits.shape == (256, 256)
-    assert np.allclose(logits, expected[0, 0].numpy(), atol=1e-3)
+    assert_same_mask_as_whole_grid(logits, expected[0, 0].numpy(), litemedsam_backend.mask_threshold_logit, atol=1e-3)
     assert score == pytest.approx(float(iou[0, 0]), abs=1e-4)
 
 

@@ -143,6 +143,34 @@ def test_decode_logits_equal_torch_for_points_boxes_and_masks(lite_onnx, litemed
 
 
 @pytest.mark.slow
+def test_a_box_window_and_its_whole_grid_fallback_equal_torch(lite_onnx, litemedsam_backend, data_root, monkeypatch):
+    """decoder_prompt upscales the window it is given; the backend decodes the whole grid
+    again when the window's edge holds mask (here: a window without margin)."""
+    from medsam_gui.core.window import default_model_input_preset, resolve_model_input, to_model_input
+    from medsam_gui.engine.models import decoder_window
+    from medsam_gui.engine.types import Embedding
+
+    backend, _ = lite_onnx
+    volume, slice_index, liver = next(real_cases(data_root))
+    preset = resolve_model_input(default_model_input_preset(volume.voxels, volume.modality), volume.voxels)
+    reference = litemedsam_backend.encode(to_model_input(volume.slice(slice_index), preset))
+    ours = Embedding(litemedsam_backend.features_to_array(reference.features), reference.frame)
+    prompts = Prompts(box_xyxy=box_of(liver))
+    logits, _ = backend.decode(ours, prompts)
+    expected, _ = litemedsam_backend.decode(reference, prompts)
+    assert (logits == decoder_window.OUTSIDE_LOGIT).any() and np.abs(logits - expected).max() < 1e-3
+    with monkeypatch.context() as patch:
+        patch.setattr(decoder_window, "WINDOW_MARGIN_CELLS", 64)
+        whole_grid, _ = litemedsam_backend.decode(reference, prompts)
+    monkeypatch.setattr(decoder_window, "WINDOW_MARGIN_CELLS", 0)
+    window = decoder_window.GridWindow.for_prompts(ours.frame, prompts, 64)
+    window_part = whole_grid[4 * window.row_start:4 * window.row_stop, 4 * window.col_start:4 * window.col_stop]
+    assert window.reaches_edge(window_part, backend.mask_threshold_logit)
+    logits, _ = backend.decode(ours, prompts)
+    assert np.abs(logits - whole_grid).max() < 1e-3
+
+
+@pytest.mark.slow
 def test_first_block_is_cached_per_embedding_and_freed_with_it(lite_onnx):
     import gc
 

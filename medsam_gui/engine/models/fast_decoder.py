@@ -3,13 +3,26 @@ short call path: the per-model constants are computed once, and only the single-
 output the app uses is computed.
 
 Equivalent to ``MaskDecoder.forward(..., multimask_output=False)`` of
-segment-anything, minus: recomputing the dense positional encoding on every call
-(``get_dense_pe``), the three multimask hypernetwork heads and their mask products, and the per-call
-``repeat_interleave`` copies; LayerNorm2d is done with one fused ``layer_norm``. The
-two-way transformer runs through :func:`two_way_transformer` below: the same
-arithmetic as ``TwoWayTransformer.forward``, with attention as one fused
-``scaled_dot_product_attention`` call instead of explicit head copies, matmuls and
-softmax, and ``keys + key_pe`` formed once per block instead of twice.
+segment-anything up to float rounding, minus: recomputing the dense positional
+encoding on every call (``get_dense_pe``), the three multimask hypernetwork heads and
+their mask products, and the per-call ``repeat_interleave`` copies. Where the work goes
+instead (E x E image tokens, N = E * E, C channels; T prompt + output tokens; h heads of
+d channels, D = h * d):
+
+* the first block's image-side projections depend on the image alone: computed once
+  per embedding (:class:`FirstBlockKeys`);
+* attention between the tokens and the image is factorized on the token side
+  (:func:`tokens_to_image`, :func:`image_weights_from_image`,
+  :func:`image_to_tokens_residual`): the image's N x C tokens meet a
+  C x (h * T) matrix built from the few tokens, instead of being projected to D
+  channels by the layer's ``k_proj`` / ``v_proj`` / ``q_proj`` / ``out_proj``;
+* the final token-to-image attention is computed for the two tokens used afterwards
+  (IoU token and the single-mask token) only;
+* only the window of the grid that a box prompt's mask can reach is upscaled
+  (:func:`window_logits`, :mod:`decoder_window`), with the whole grid as a fallback when
+  the mask touches the window's edge.
+
+The ONNX export (:mod:`onnx_export`) traces these same functions.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medsam_gui.engine.models.decoder_window import GridWindow
 from medsam_gui.engine.models.per_object_cache import PerObjectCache
 from medsam_gui.engine.types import Embedding, Prompts
 
@@ -45,49 +59,124 @@ def attention(module: torch.nn.Module, q: torch.Tensor, k: torch.Tensor, v: torc
                   split_heads(module, module.v_proj(v)))
 
 
+def per_head(linear: torch.nn.Linear, heads: int) -> torch.Tensor:
+    """A C -> D projection's weight as ``[heads, d, C]`` (head ``h`` maps C to its d channels)."""
+    return linear.weight.unflatten(0, (heads, -1))
+
+
+def tokens_to_projected_image(module: torch.nn.Module, queries: torch.Tensor, keys_by_column: torch.Tensor,
+                              value_heads: torch.Tensor) -> torch.Tensor:
+    """``Attention.forward`` of queries ``[1, T, C]`` on image keys and values already
+    projected: keys ``[1, h, d, N]`` (transposed), values ``[1, h, N, d]`` -> ``[1, T, C]``."""
+    q = split_heads(module, module.q_proj(queries))  # [1, h, T, d]
+    weights = torch.softmax((q * q.shape[-1] ** -0.5) @ keys_by_column, dim=-1)  # [1, h, T, N]
+    return module.out_proj((weights @ value_heads).transpose(1, 2).flatten(2))
+
+
+def tokens_to_image(module: torch.nn.Module, queries: torch.Tensor, image_with_pe: torch.Tensor,
+                    image: torch.Tensor) -> torch.Tensor:
+    """``Attention.forward(q=queries, k=image_with_pe, v=image)``, factorized on the token side.
+
+    queries ``[1, T, C]``; image_with_pe, image ``[1, N, C]``; returns ``[1, T, C]``.
+    Score of token t, head h, pixel i: ``(W_k,h^T q_t,h) . x_i`` (the key bias adds a
+    constant over i, which the softmax over i cancels); value: ``W_v,h (sum_i a_i x_i) + b_v,h``
+    (the weights sum to 1). So the image meets ``[C, h * T]`` and ``[h * T, N]`` matrices
+    instead of being projected to D channels twice.
+    """
+    heads = module.num_heads
+    q = split_heads(module, module.q_proj(queries)).squeeze(0)  # [h, T, d]
+    query_keys = ((q * q.shape[-1] ** -0.5) @ per_head(module.k_proj, heads)).flatten(0, 1)  # [h * T, C], scaled
+    weights = torch.softmax(query_keys @ image_with_pe.squeeze(0).transpose(0, 1), dim=-1)  # [h * T, N]
+    mixed = (weights @ image.squeeze(0)).unflatten(0, (heads, -1))  # [h, T, C]
+    values = mixed @ per_head(module.v_proj, heads).transpose(1, 2) + module.v_proj.bias.unflatten(0, (heads, 1, -1))
+    return module.out_proj(values.transpose(0, 1).flatten(1))[None]  # [h, T, d] -> [T, D] -> [1, T, C]
+
+
+def softmax_over_tokens(scores: torch.Tensor) -> torch.Tensor:
+    """Softmax over axis 1 of ``[h, T, N]`` scores (each pixel's weights over the tokens,
+    per head) -> ``[h * T, N]``. Written out: both torch's and ONNX Runtime's softmax are
+    slow over a short axis, and ONNX Runtime transposes for one that is not the last."""
+    shifted = (scores - scores.amax(dim=1, keepdim=True)).exp()
+    return (shifted / shifted.sum(dim=1, keepdim=True)).flatten(0, 1)
+
+
+def image_weights_from_queries(image_queries_by_column: torch.Tensor, token_keys: torch.Tensor) -> torch.Tensor:
+    """Attention weights ``[h * T, N]`` (transposed) of image queries already projected,
+    ``[1, h, d, N]``, on token keys ``[h, T, d]``."""
+    return softmax_over_tokens((token_keys * token_keys.shape[-1] ** -0.5) @ image_queries_by_column.squeeze(0))
+
+
+def image_weights_from_image(module: torch.nn.Module, image_with_pe: torch.Tensor, token_keys: torch.Tensor) -> torch.Tensor:
+    """Attention weights ``[h * T, N]`` (transposed) of the image ``[1, N, C]`` (as queries
+    of ``module``) on token keys ``[h, T, d]``. Score: ``x_i . (W_q,h^T k_t,h) + b_q,h . k_t,h``
+    (this bias term varies over t: it stays), so the image meets a ``[C, h * T]`` matrix
+    instead of ``q_proj``."""
+    heads = module.num_heads
+    keys = token_keys * token_keys.shape[-1] ** -0.5
+    key_queries = (keys @ per_head(module.q_proj, heads)).flatten(0, 1)  # [h * T, C]
+    bias = (keys * module.q_proj.bias.unflatten(0, (heads, 1, -1))).sum(-1).flatten()  # [h * T]
+    scores = key_queries @ image_with_pe.squeeze(0).transpose(0, 1) + bias[:, None]  # [h * T, N]
+    return softmax_over_tokens(scores.unflatten(0, (heads, -1)))
+
+
+def image_to_tokens_residual(module: torch.nn.Module, image: torch.Tensor, weights: torch.Tensor,
+                             token_values: torch.Tensor) -> torch.Tensor:
+    """``image + Attention(q=image, k=tokens, v=tokens)`` (``[1, N, C]``) from the attention
+    weights ``[h * T, N]`` (transposed) and the token values ``[h, T, d]``.
+
+    ``sum_h W_o,h sum_t a_i,h,t v_t,h + b_o = A [N, h * T] @ U [h * T, C] + b_o`` with
+    ``U_h,t = W_o,h v_t,h``: no N x D intermediate, no ``out_proj`` over N. Each head's
+    weights sum to 1, so ``b_o / h`` added to every row of U adds ``b_o``, and the residual
+    rides in the same product.
+    """
+    heads = module.num_heads
+    out_weight = module.out_proj.weight.unflatten(1, (heads, -1)).permute(1, 2, 0)  # [h, d, C]
+    per_token = (token_values @ out_weight).flatten(0, 1) + module.out_proj.bias / heads  # [h * T, C]
+    return torch.addmm(image.squeeze(0), weights.transpose(0, 1), per_token)[None]
+
+
 @dataclass(frozen=True)
 class FirstBlockKeys:
     """What the first transformer block computes from the image alone (no mask input).
 
     The first block sees the embedding before any prompt has touched it, so its
-    image-side projections are the same for every prompt on that embedding: three
-    of the decoder's largest matrix products, done once per embedding instead of
-    once per prompt. Shapes: ``keys``, ``keys_with_pe`` ``[1, h * w, C]``; the
-    projections ``[1, heads, h * w, D / heads]``.
+    image-side projections are the same for every prompt on that embedding: done once
+    per embedding instead of once per prompt. Shapes (N = h * w pixels, d = D / heads):
+    ``keys`` ``[1, N, C]``; ``token_to_image_v`` ``[1, heads, N, d]``; the keys and queries
+    that meet the tokens' queries and keys by product, by column: ``token_to_image_k``,
+    ``image_to_token_q`` ``[1, heads, d, N]``.
     """
 
     keys: torch.Tensor
-    keys_with_pe: torch.Tensor
     token_to_image_k: torch.Tensor
     token_to_image_v: torch.Tensor
     image_to_token_q: torch.Tensor
 
     @classmethod
     def compute(cls, transformer: torch.nn.Module, image: torch.Tensor, image_pe: torch.Tensor) -> "FirstBlockKeys":
-        """image (embedding + no-mask dense embedding), image_pe: ``[1, C, h, w]``."""
+        """image (embedding + dense prompt embedding), image_pe: ``[1, C, h, w]``."""
         block = transformer.layers[0]
         keys = image.flatten(2).transpose(1, 2)
         keys_with_pe = keys + image_pe.flatten(2).transpose(1, 2)
         to_image, to_token = block.cross_attn_token_to_image, block.cross_attn_image_to_token
         return cls(
-            keys, keys_with_pe,
-            split_heads(to_image, to_image.k_proj(keys_with_pe)),
+            keys,
+            split_heads(to_image, to_image.k_proj(keys_with_pe)).transpose(-1, -2).contiguous(),
             split_heads(to_image, to_image.v_proj(keys)),
-            split_heads(to_token, to_token.q_proj(keys_with_pe)),
+            split_heads(to_token, to_token.q_proj(keys_with_pe)).transpose(-1, -2).contiguous(),
         )
 
 
-def two_way_transformer(transformer: torch.nn.Module, image: torch.Tensor, image_pe: torch.Tensor, tokens: torch.Tensor,
-                        first_block: FirstBlockKeys | None = None):
-    """``TwoWayTransformer.forward`` of segment-anything, same arithmetic, fewer copies.
+def two_way_transformer(transformer: torch.nn.Module, tokens: torch.Tensor, first_block: FirstBlockKeys,
+                        key_pe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``TwoWayTransformer.forward`` of segment-anything, same arithmetic up to rounding
+    (see the module docstring), for the outputs the single-mask decoder reads.
 
-    image, image_pe: ``[1, C, h, w]``; tokens: ``[1, t, C]``; ``first_block``: the
-    image-only part of block 0 for this ``image``, when already computed.
-    Returns (queries ``[1, t, C]``, keys ``[1, h * w, C]``).
+    tokens: ``[1, T, C]`` (IoU token, mask tokens, prompt tokens); first_block: the
+    image-only part of block 0; key_pe: the image's positional encoding ``[1, N, C]``.
+    Returns (the IoU token and the first mask token ``[1, 2, C]``, image keys ``[1, N, C]``).
     """
-    first_block = first_block or FirstBlockKeys.compute(transformer, image, image_pe)
     keys = first_block.keys
-    key_pe = image_pe.flatten(2).transpose(1, 2)
     queries = tokens
     for index, block in enumerate(transformer.layers):
         if block.skip_first_layer_pe:
@@ -98,21 +187,41 @@ def two_way_transformer(transformer: torch.nn.Module, image: torch.Tensor, image
         queries = block.norm1(queries)
         to_image, to_token = block.cross_attn_token_to_image, block.cross_attn_image_to_token
         if index == 0:
-            keys_with_pe = first_block.keys_with_pe
-            k_heads, v_heads, q_image_heads = first_block.token_to_image_k, first_block.token_to_image_v, first_block.image_to_token_q
+            to_image_out = tokens_to_projected_image(to_image, queries + tokens, first_block.token_to_image_k,
+                                                     first_block.token_to_image_v)
         else:
             keys_with_pe = keys + key_pe
-            k_heads = split_heads(to_image, to_image.k_proj(keys_with_pe))
-            v_heads = split_heads(to_image, to_image.v_proj(keys))
-            q_image_heads = split_heads(to_token, to_token.q_proj(keys_with_pe))
-        q_heads = split_heads(to_image, to_image.q_proj(queries + tokens))
-        queries = block.norm2(queries + attend(to_image, q_heads, k_heads, v_heads))
+            to_image_out = tokens_to_image(to_image, queries + tokens, keys_with_pe, keys)
+        queries = block.norm2(queries + to_image_out)
         queries = block.norm3(queries + block.mlp(queries))
-        token_keys = split_heads(to_token, to_token.k_proj(queries + tokens))
-        token_values = split_heads(to_token, to_token.v_proj(queries))
-        keys = block.norm4(keys + attend(to_token, q_image_heads, token_keys, token_values))
-    final = attention(transformer.final_attn_token_to_image, queries + tokens, keys + key_pe, keys)
-    return transformer.norm_final_attn(queries + final), keys
+        token_keys = split_heads(to_token, to_token.k_proj(queries + tokens)).squeeze(0)  # [h, T, d]
+        token_values = split_heads(to_token, to_token.v_proj(queries)).squeeze(0)
+        if index == 0:
+            weights = image_weights_from_queries(first_block.image_to_token_q, token_keys)
+        else:
+            weights = image_weights_from_image(to_token, keys_with_pe, token_keys)
+        keys = block.norm4(image_to_tokens_residual(to_token, keys, weights, token_values))
+    used = queries[:, :2]  # the final attention is per token: only these two are read afterwards
+    final = tokens_to_image(transformer.final_attn_token_to_image, used + tokens[:, :2], keys + key_pe, keys)
+    return transformer.norm_final_attn(used + final), keys
+
+
+def window_logits(upscaling: torch.nn.Module, mask_embedding: torch.Tensor, keys: torch.Tensor, grid_size: int,
+                  rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Low-res logits ``[4r, 4c]`` of the grid cells ``rows`` x ``cols`` (int64 ``[r]``, ``[c]``).
+
+    ``output_upscaling`` (transposed conv, LayerNorm2d as one channels-last
+    ``layer_norm``, GELU, transposed conv, GELU) of those cells of the image keys
+    ``[1, E * E, C]`` (E = ``grid_size``), then the product with the hypernetwork's
+    mask embedding ``[1, C / 8]``. Each cell maps to its own 4 x 4 logits, so this is
+    exactly that part of the whole grid's logits.
+    """
+    conv1, norm, _, conv2, _ = upscaling
+    cells = keys.squeeze(0).unflatten(0, (grid_size, grid_size)).index_select(0, rows).index_select(1, cols)  # [r, c, C]
+    hidden = conv1(cells.permute(2, 0, 1)[None])
+    hidden = F.layer_norm(hidden.permute(0, 2, 3, 1), norm.weight.shape, norm.weight, norm.bias, norm.eps)
+    upscaled = F.gelu(conv2(F.gelu(hidden.permute(0, 3, 1, 2))))  # [1, C / 8, 4r, 4c]
+    return (mask_embedding @ upscaled.flatten(2)).reshape(upscaled.shape[2], upscaled.shape[3])
 
 
 class FastSamDecoder:
@@ -120,21 +229,25 @@ class FastSamDecoder:
 
     Its only state is a cache of :class:`FirstBlockKeys` per embedding tensor, dropped
     when the tensor is freed (when the embedding cache lets the embedding go).
+    ``mask_threshold_logit``: the backend's mask threshold, which decides when a box's
+    window is not enough (:meth:`GridWindow.reaches_edge`).
     """
 
-    def __init__(self, prompt_encoder: torch.nn.Module, mask_decoder: torch.nn.Module, device: torch.device) -> None:
+    def __init__(self, prompt_encoder: torch.nn.Module, mask_decoder: torch.nn.Module, device: torch.device,
+                 mask_threshold_logit: float = 0.0) -> None:
         self.prompt_encoder = prompt_encoder.to(device).eval()
         self.mask_decoder = mask_decoder.to(device).eval()
         self.device = device
+        self.mask_threshold_logit = mask_threshold_logit
         with torch.inference_mode():
-            self.dense_pe = prompt_encoder.get_dense_pe().to(device)  # [1, C, h, w]
+            self.dense_pe = prompt_encoder.get_dense_pe().to(device)  # [1, C, E, E]
+            self.key_pe = self.dense_pe.flatten(2).transpose(1, 2).contiguous()  # [1, E * E, C]
             self.no_mask_dense = prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).to(device)
             # all mask tokens stay: they attend to each other in the transformer
             self.output_tokens = torch.cat(
                 [mask_decoder.iou_token.weight, mask_decoder.mask_tokens.weight], dim=0
             )[None].to(device)  # [1, 1 + 4, C]: IoU token + mask tokens
-        upscaling = mask_decoder.output_upscaling
-        self.upscale_conv1, self.upscale_norm, _, self.upscale_conv2, _ = upscaling
+        self.grid_size = int(self.dense_pe.shape[-1])
         self.hypernetwork = mask_decoder.output_hypernetworks_mlps[0]
         self._first_blocks: PerObjectCache[FirstBlockKeys] = PerObjectCache()  # features -> their first block
 
@@ -143,14 +256,6 @@ class FastSamDecoder:
         (forgotten when the tensor is freed)."""
         return self._first_blocks.get(features, lambda: FirstBlockKeys.compute(
             self.mask_decoder.transformer, features + self.no_mask_dense, self.dense_pe))
-
-    def _upscale(self, src: torch.Tensor) -> torch.Tensor:
-        """``output_upscaling`` with LayerNorm2d as one channels-last ``layer_norm``."""
-        hidden = self.upscale_conv1(src)
-        norm = self.upscale_norm
-        hidden = F.layer_norm(hidden.permute(0, 2, 3, 1), hidden.shape[1:2], norm.weight, norm.bias, norm.eps)
-        hidden = F.gelu(hidden.permute(0, 3, 1, 2))
-        return F.gelu(self.upscale_conv2(hidden))
 
     def sparse_embeddings(self, embedding: Embedding, prompts: Prompts) -> torch.Tensor:
         """Points (+ labels) and the box in model-input coordinates -> ``[1, n, C]``."""
@@ -169,22 +274,29 @@ class FastSamDecoder:
         sparse, _ = self.prompt_encoder(points=points, boxes=boxes, masks=None)
         return sparse
 
+    def _window_logits(self, mask_embedding: torch.Tensor, keys: torch.Tensor, window: GridWindow) -> np.ndarray:
+        rows, cols = (torch.from_numpy(indices).to(self.device) for indices in (window.row_indices(), window.col_indices()))
+        logits = window_logits(self.mask_decoder.output_upscaling, mask_embedding, keys, self.grid_size, rows, cols)
+        return logits.float().cpu().numpy()
+
     @torch.inference_mode()
-    def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[torch.Tensor, float]:
-        """Low-res logits ``[1, 1, L, L]`` float32 and the predicted IoU (float)."""
+    def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[np.ndarray, float]:
+        """Low-res logits float32 ``[4E, 4E]`` (numpy) and the predicted IoU (float)."""
         features = embedding.features
         sparse = self.sparse_embeddings(embedding, prompts)
+        transformer = self.mask_decoder.transformer
         if prompts.mask_logits is not None:
             mask = torch.from_numpy(np.asarray(prompts.mask_logits, dtype=np.float32))[None, None].to(self.device)
-            image, first_block = features + self.prompt_encoder.mask_downscaling(mask), None
+            first_block = FirstBlockKeys.compute(transformer, features + self.prompt_encoder.mask_downscaling(mask), self.dense_pe)
         else:
-            image, first_block = None, self.first_block(features)
+            first_block = self.first_block(features)
         tokens = torch.cat([self.output_tokens, sparse.to(self.output_tokens.dtype)], dim=1)
-        queries, keys = two_way_transformer(self.mask_decoder.transformer, image, self.dense_pe, tokens, first_block)
-        batch, channels, height, width = features.shape
-        src = keys.transpose(1, 2).reshape(batch, channels, height, width)
-        upscaled = self._upscale(src)  # [1, C/8, 4h, 4w]
-        hyper = self.hypernetwork(queries[:, 1, :])  # [1, C/8]
-        logits = (hyper @ upscaled.flatten(2)).reshape(1, 1, upscaled.shape[2], upscaled.shape[3])
-        score = self.mask_decoder.iou_prediction_head(queries[:, 0, :])[0, 0]
-        return logits, float(score)
+        used_tokens, keys = two_way_transformer(transformer, tokens, first_block, self.key_pe)
+        mask_embedding = self.hypernetwork(used_tokens[:, 1, :])  # [1, C / 8]
+        window = GridWindow.for_prompts(embedding.frame, prompts, self.grid_size)
+        logits = self._window_logits(mask_embedding, keys, window)
+        if window.reaches_edge(logits, self.mask_threshold_logit):
+            window = GridWindow.whole(self.grid_size)
+            logits = self._window_logits(mask_embedding, keys, window)
+        score = self.mask_decoder.iou_prediction_head(used_tokens[:, 0, :])[0, 0]
+        return window.paste(logits), float(score)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from medsam_gui.core.errors import MedsamGuiError
+from medsam_gui.engine.models.decoder_window import UPSCALE, GridWindow
 from medsam_gui.engine.models.per_object_cache import PerObjectCache
 from medsam_gui.engine.models.postprocess import LogitPostprocessing
 from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
@@ -190,8 +191,7 @@ class OnnxBackend(LogitPostprocessing):
         self._interrupt_lock = threading.Lock()
         self._interruptible_run = None  # the RunOptions of a stage interrupt_encode may stop
         self._no_mask = (np.zeros((1, 1, self.lowres_size, self.lowres_size), np.float32), np.zeros(1, np.float32))
-        # the exporter drops inputs a graph does not read (block 0 never reads keys_with_pe)
-        self._prompt_inputs = {item.name for item in self.decoder_prompt_session.get_inputs()}
+        self._first_block_names = [output.name for output in self.decoder_image_session.get_outputs()]
 
     def frame_for(self, image_size_hw: tuple[int, int]):
         return self._frame_for(image_size_hw)
@@ -266,9 +266,8 @@ class OnnxBackend(LogitPostprocessing):
 
     def _image_side(self, features, mask_logits: np.ndarray, has_mask: np.ndarray) -> dict:
         array = np.ascontiguousarray(features, dtype=np.float32)
-        names = [output.name for output in self.decoder_image_session.get_outputs()]
         outputs = self.decoder_image_session.run(None, {"features": array, "mask_logits": mask_logits, "has_mask": has_mask})
-        return {name: value for name, value in zip(names, outputs) if name in self._prompt_inputs}
+        return dict(zip(self._first_block_names, outputs))
 
     def prompt_arrays(self, frame, prompts: Prompts) -> tuple[np.ndarray, np.ndarray]:
         """SAM ONNX prompt convention: coordinates float32 ``[1, N, 2]`` in model-input
@@ -289,15 +288,30 @@ class OnnxBackend(LogitPostprocessing):
         return (np.concatenate(coords)[None].astype(np.float32), np.concatenate(labels)[None].astype(np.float32))
 
     def decode(self, embedding: Embedding, prompts: Prompts):
-        """Low-res logits float32 ``[L, L]`` and the predicted IoU."""
+        """Low-res logits float32 ``[L, L]`` and the predicted IoU.
+
+        Only the grid window a box's mask can reach is upscaled (:mod:`decoder_window`);
+        the whole grid again when the mask touches the window's edge.
+        """
         coords, labels = self.prompt_arrays(embedding.frame, prompts)
         if prompts.mask_logits is not None:
             mask = np.asarray(prompts.mask_logits, dtype=np.float32).reshape(1, 1, self.lowres_size, self.lowres_size)
             first = self._image_side(embedding.features, np.ascontiguousarray(mask), np.ones(1, np.float32))
         else:
             first = self._first_block(embedding.features)
-        logits, iou = self.decoder_prompt_session.run(None, {"point_coords": coords, "point_labels": labels, **first})
-        return logits[0, 0], float(iou.reshape(-1)[0])
+        inputs = {"point_coords": coords, "point_labels": labels, **first}
+        grid_size = self.lowres_size // UPSCALE
+        window = GridWindow.for_prompts(embedding.frame, prompts, grid_size)
+        logits, iou = self._decode_window(inputs, window)
+        if window.reaches_edge(logits, self.mask_threshold_logit):
+            window = GridWindow.whole(grid_size)
+            logits, iou = self._decode_window(inputs, window)
+        return window.paste(logits), float(iou.reshape(-1)[0])
+
+    def _decode_window(self, inputs: dict, window: GridWindow) -> tuple[np.ndarray, np.ndarray]:
+        """decoder_prompt on ``inputs`` and ``window`` -> (window logits ``[4r, 4c]``, IoU ``[1]``)."""
+        return self.decoder_prompt_session.run(
+            None, {**inputs, "window_rows": window.row_indices(), "window_cols": window.col_indices()})
 
 
 # -- loading ------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ TorchScript one is gone):
   (embedding + optional mask prompt -> the prompt-independent first-block
   projections, computed once per embedding) and ``decoder_prompt`` (points / box as
   SAM's ONNX convention: coordinates ``[1, N, 2]`` in model-input pixels, labels
-  ``[1, N]`` 1 positive, 0 negative, -1 padding, 2 / 3 box corners -> low-res logits
-  and predicted IoU; N is dynamic).
+  ``[1, N]`` 1 positive, 0 negative, -1 padding, 2 / 3 box corners, and the grid
+  window to upscale as int64 row and column indices -> the window's low-res logits
+  and the predicted IoU; N and the window are dynamic).
 
 Where: ``user_cache_dir()/onnx/<key>/``, ``key`` a digest of the weights' SHA-256, the
 model kind, the export format, the opset, and the torch and onnxruntime versions, so
@@ -55,7 +56,7 @@ from medsam_gui.core.paths import user_cache_dir
 
 # part of the export key: raise it whenever the graphs this module builds change (the
 # modules below, or the network code they trace), so no cached or bundled export is reused
-EXPORT_FORMAT_VERSION = "1"
+EXPORT_FORMAT_VERSION = "2"  # 2: decoder_prompt takes a grid window, factorized attention (issue 14)
 # the bundled exports: $MEDSAM_GUI_BUNDLED_ONNX_DIR, else this folder inside a frozen app
 BUNDLED_EXPORTS_ENV = "MEDSAM_GUI_BUNDLED_ONNX_DIR"
 BUNDLED_EXPORTS_FOLDER = "onnx-exports"
@@ -286,7 +287,7 @@ def _torch_modules():
     import torch
     from torch import nn
 
-    from medsam_gui.engine.models.fast_decoder import FastSamDecoder, FirstBlockKeys, two_way_transformer
+    from medsam_gui.engine.models.fast_decoder import FastSamDecoder, FirstBlockKeys, two_way_transformer, window_logits
     from medsam_gui.engine.models.tiny_vit import tokens_to_map
 
     class Sequence(nn.Module):
@@ -335,7 +336,7 @@ def _torch_modules():
 
     class DecoderImage(nn.Module):
         """(features ``[1, C, E, E]``, mask logits ``[1, 1, 4E, 4E]``, has_mask ``[1]``) ->
-        the five :class:`FirstBlockKeys` tensors of that image."""
+        the four :class:`FirstBlockKeys` tensors of that image."""
 
         def __init__(self, decoder: FastSamDecoder) -> None:
             super().__init__()
@@ -347,13 +348,14 @@ def _torch_modules():
         def forward(self, features, mask_logits, has_mask):
             dense = has_mask * self.mask_downscaling(mask_logits) + (1.0 - has_mask) * self.no_mask_dense
             first = FirstBlockKeys.compute(self.transformer, features + dense, self.dense_pe)
-            return first.keys, first.keys_with_pe, first.token_to_image_k, first.token_to_image_v, first.image_to_token_q
+            return first.keys, first.token_to_image_k, first.token_to_image_v, first.image_to_token_q
 
     class DecoderPrompt(nn.Module):
-        """Prompt points ``[1, N, 2]`` + labels ``[1, N]`` and the first-block tensors ->
-        (low-res logits ``[1, 1, 4E, 4E]``, predicted IoU ``[1]``); FastSamDecoder's arithmetic."""
+        """Prompt points ``[1, N, 2]`` + labels ``[1, N]``, the window's grid rows ``[r]``
+        and columns ``[c]`` (int64) and the first-block tensors -> (low-res logits of the
+        window ``[4r, 4c]``, predicted IoU ``[1]``); FastSamDecoder's arithmetic."""
 
-        def __init__(self, decoder: FastSamDecoder, embed_dim: int, embedding_size: int) -> None:
+        def __init__(self, decoder: FastSamDecoder) -> None:
             super().__init__()
             prompt, mask = decoder.prompt_encoder, decoder.mask_decoder
             self.pe_layer = prompt.pe_layer
@@ -361,33 +363,26 @@ def _torch_modules():
             self.register_buffer("not_a_point", prompt.not_a_point_embed.weight.clone())
             self.register_buffer("label_embeddings", torch.cat([e.weight for e in prompt.point_embeddings]).clone())
             self.register_buffer("output_tokens", decoder.output_tokens.clone())
-            self.register_buffer("dense_pe", decoder.dense_pe.clone())
+            self.register_buffer("key_pe", decoder.key_pe.clone())
             self.transformer = mask.transformer
-            self.upscale_conv1, self.upscale_norm, self.upscale_conv2 = decoder.upscale_conv1, decoder.upscale_norm, decoder.upscale_conv2
+            self.upscaling = mask.output_upscaling
             self.hypernetwork = decoder.hypernetwork
             self.iou_head = mask.iou_prediction_head
-            self.embed_dim, self.embedding_size = embed_dim, embedding_size
+            self.grid_size = decoder.grid_size
 
-        def forward(self, point_coords, point_labels, keys, keys_with_pe, token_to_image_k, token_to_image_v, image_to_token_q):
+        def forward(self, point_coords, point_labels, window_rows, window_cols, keys, token_to_image_k, token_to_image_v,
+                    image_to_token_q):
             embedding = self.pe_layer.forward_with_coords(point_coords + 0.5, self.input_size_hw)
             labels = point_labels[..., None]
             embedding = torch.where(labels == -1, self.not_a_point, embedding)
             for index in range(4):
                 embedding = embedding + (labels == index).to(embedding.dtype) * self.label_embeddings[index]
             tokens = torch.cat([self.output_tokens, embedding], dim=1)
-            first = FirstBlockKeys(keys, keys_with_pe, token_to_image_k, token_to_image_v, image_to_token_q)
-            queries, image_keys = two_way_transformer(self.transformer, None, self.dense_pe, tokens, first)
-            size = self.embedding_size
-            src = image_keys.transpose(1, 2).reshape(1, self.embed_dim, size, size)
-            hidden = self.upscale_conv1(src)
-            norm = self.upscale_norm
-            hidden = torch.nn.functional.layer_norm(hidden.permute(0, 2, 3, 1), hidden.shape[1:2], norm.weight, norm.bias, norm.eps)
-            hidden = torch.nn.functional.gelu(hidden.permute(0, 3, 1, 2))
-            upscaled = torch.nn.functional.gelu(self.upscale_conv2(hidden))
-            hyper = self.hypernetwork(queries[:, 1, :])
-            logits = (hyper @ upscaled.flatten(2)).reshape(1, 1, 4 * size, 4 * size)
-            score = self.iou_head(queries[:, 0, :])[:, 0]
-            return logits, score
+            first = FirstBlockKeys(keys, token_to_image_k, token_to_image_v, image_to_token_q)
+            used_tokens, image_keys = two_way_transformer(self.transformer, tokens, first, self.key_pe)
+            logits = window_logits(self.upscaling, self.hypernetwork(used_tokens[:, 1, :]), image_keys, self.grid_size,
+                                   window_rows, window_cols)
+            return logits, self.iou_head(used_tokens[:, 0, :])[:, 0]
 
     return Sequence, TokensToNeck, VitStart, VitLayer, DecoderImage, DecoderPrompt
 
@@ -442,20 +437,23 @@ def decoder_specs(prompt_encoder, mask_decoder) -> list[GraphSpec]:
     *_, DecoderImage, DecoderPrompt = _torch_modules()
     decoder = FastSamDecoder(prompt_encoder, mask_decoder, torch.device("cpu"))
     embed_dim = decoder.dense_pe.shape[1]
-    size = decoder.dense_pe.shape[-1]
+    size = decoder.grid_size
     image_graph = DecoderImage(decoder).eval()
     features = torch.randn(1, embed_dim, size, size)
     mask = torch.randn(1, 1, 4 * size, 4 * size)
     has_mask = torch.ones(1)
     with torch.no_grad():
         first = image_graph(features, mask, has_mask)
-    first_names = ("keys", "keys_with_pe", "token_to_image_k", "token_to_image_v", "image_to_token_q")
-    prompt_graph = DecoderPrompt(decoder, embed_dim, size).eval()
+    first_names = ("keys", "token_to_image_k", "token_to_image_v", "image_to_token_q")
+    prompt_graph = DecoderPrompt(decoder).eval()
     input_size = float(prompt_encoder.input_image_size[0])
     coords = torch.tensor([[[0.3, 0.4], [0.1, 0.2], [0.6, 0.7]]]) * input_size
     labels = torch.tensor([[1.0, 2.0, 3.0]])
+    rows, cols = torch.arange(1, size - 1), torch.arange(0, size - 1)  # a window smaller than the grid
     return [
         GraphSpec("decoder_image", image_graph, (features, mask, has_mask), ("features", "mask_logits", "has_mask"), first_names),
-        GraphSpec("decoder_prompt", prompt_graph, (coords, labels, *first), ("point_coords", "point_labels", *first_names),
-                  ("low_res_logits", "iou"), {"point_coords": {1: "points"}, "point_labels": {1: "points"}}),
+        GraphSpec("decoder_prompt", prompt_graph, (coords, labels, rows, cols, *first),
+                  ("point_coords", "point_labels", "window_rows", "window_cols", *first_names), ("window_logits", "iou"),
+                  {"point_coords": {1: "points"}, "point_labels": {1: "points"}, "window_rows": {0: "rows"},
+                   "window_cols": {0: "cols"}, "window_logits": {0: "height", 1: "width"}}),
     ]

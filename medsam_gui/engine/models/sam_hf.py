@@ -75,6 +75,8 @@ class SamBackend(LogitPostprocessing):
     Embedding features are a torch tensor on ``device`` (see ``features_to_array``).
     """
 
+    mask_threshold_logit = 0.0  # sigmoid(logit) > 0.5, as MedSAM's and SAM's reference scripts
+
     def __init__(self, model, style: str, name: str, display_name: str, source: str, licence: str,
                  model_id: str, device: torch.device) -> None:
         if style not in STYLES:
@@ -90,7 +92,7 @@ class SamBackend(LogitPostprocessing):
         self.preprocessing_signature = (
             f"{style}-ref:{'squash-bicubic-minmax' if style == 'medsam' else 'longest-bilinear-imagenet-pad'}:{self.input_size}"
         )
-        self.decoder = FastSamDecoder(*heads_from_transformers(self.model), device)
+        self.decoder = FastSamDecoder(*heads_from_transformers(self.model), device, self.mask_threshold_logit)
         # the between_blocks callable of the encode call running on this thread
         self._pass_of_thread = threading.local()
         for layer in self.model.vision_encoder.layers:
@@ -109,12 +111,14 @@ class SamBackend(LogitPostprocessing):
         pauses a background pass there while the user prompts).
         """
         pixels, frame = preprocess(image_rgb_uint8, self.style, self.input_size, self.lowres_size)
+        # a pass may run inside another's between_blocks (the engine's urgent jobs): restore the outer's
+        outer_between_blocks = getattr(self._pass_of_thread, "between_blocks", None)
         self._pass_of_thread.between_blocks = between_blocks
         try:
             with encoder_autocast(self.device):
                 features = self.model.vision_encoder(pixels.to(self.device)).last_hidden_state
         finally:
-            self._pass_of_thread.between_blocks = None
+            self._pass_of_thread.between_blocks = outer_between_blocks
         return Embedding(features.float(), frame)
 
     def _before_vit_block(self, _module, _inputs) -> None:
@@ -124,8 +128,7 @@ class SamBackend(LogitPostprocessing):
 
     def decode(self, embedding: Embedding, prompts: Prompts) -> tuple[np.ndarray, float]:
         """Low-res logits float32 ``[L, L]`` and the predicted IoU; single-mask output."""
-        logits, score = self.decoder.decode(embedding, prompts)
-        return logits[0, 0].float().cpu().numpy(), score
+        return self.decoder.decode(embedding, prompts)
 
     def features_to_array(self, features: torch.Tensor) -> np.ndarray:
         """Embedding features -> float32 ``[1, C, S/16, S/16]`` numpy."""
