@@ -44,6 +44,9 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from bench_next_case import wait_for  # noqa: E402  (the benchmarks' folder is on sys.path when run as a script)
+from ui_responsiveness import print_table  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 120.0
 BOX_MARGIN = 4  # pixels of slack around the organ's tight box, as a user draws it
@@ -114,15 +117,6 @@ def organ_box(volume, labels_path: Path, value: int, slice_index: int) -> tuple[
     height, width = organ.shape
     return (max(int(cols[0]) - BOX_MARGIN, 0), max(int(rows[0]) - BOX_MARGIN, 0),
             min(int(cols[-1]) + BOX_MARGIN, width - 1), min(int(rows[-1]) + BOX_MARGIN, height - 1))
-
-
-def wait_for(app, condition, what: str) -> None:
-    deadline = time.perf_counter() + TIMEOUT_S
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        app.processEvents()
-        time.sleep(0.001)
 
 
 def app_run(app, engine, recorder: RecordingBackend, scan: Path, box) -> Timeline:
@@ -259,14 +253,6 @@ def floor_run(backend, scan: Path, box) -> dict:
 def seconds(values) -> str:
     """The median, or "" when there is none."""
     return f"{statistics.median(values):.3f}" if values else ""
-
-
-def print_table(header: list[str], rows: list[tuple]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    print(" | ".join(name.ljust(width) for name, width in zip(header, widths)))
-    print("-|-".join("-" * width for width in widths))
-    for row in rows:
-        print(" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
 
 
 def main() -> int:
