@@ -20,6 +20,10 @@ each encoder pass starting and ending (whole slice or crop), the embedding of th
 on screen ready, and the first preview mask painted; with the UI thread's longest stall
 (a 10 ms timer's worst lateness) over the run.
 
+The case marked "pydicom's decoders (before)" reads the series the old way
+(``bench_dicom_read.old_decoders``: pydicom's GIL-holding plugins, one slice at a time);
+compare its read time and UI stall with the case above it.
+
 Reference, the floor of this path, measured alternately in the same run: ``open_volume``
 alone, then one ``backend.encode`` of the region the box needs (the whole slice, or the
 crop for a small organ), then one ``backend.decode`` of the box. On a shared machine one
@@ -44,7 +48,8 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from bench_next_case import wait_for  # noqa: E402  (the benchmarks' folder is on sys.path when run as a script)
+from bench_dicom_read import old_decoders  # noqa: E402  (the benchmarks' folder is on sys.path when run as a script)
+from bench_next_case import wait_for  # noqa: E402
 from ui_responsiveness import print_table  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +59,10 @@ DRAG_STEPS = 4
 DICOM_CT = ("totalseg/example_ct_dicom", "totalseg/example_seg_dicom.nii.gz")  # (scan, its labels)
 NIFTI_CT = ("totalseg/example_ct_sm.nii.gz", "totalseg/example_seg.nii.gz")
 LIVER, SPLEEN, RIGHT_KIDNEY = 5, 1, 2  # TotalSegmentator label values
+OLD_DECODERS = ", pydicom's decoders (before)"
 CASES = (  # (name, scan, labels, organ's label value)
     ("DICOM CT 20x512x512, liver", *DICOM_CT, LIVER),
+    ("DICOM CT 20x512x512, liver" + OLD_DECODERS, *DICOM_CT, LIVER),
     ("DICOM CT 20x512x512, spleen (ROI)", *DICOM_CT, SPLEEN),
     ("NIfTI CT 30x101x122, liver", *NIFTI_CT, LIVER),
     ("NIfTI CT 30x101x122, kidney (too small a slice to zoom)", *NIFTI_CT, RIGHT_KIDNEY),
@@ -292,12 +299,13 @@ def main() -> int:
     results = {name: {"app": [], "floor": []} for name, _, _ in cases}
     for repeat in range(args.repeats):
         for run, (name, scan, box) in enumerate(cases):
-            results[name]["floor"].append(floor_run(backend, scan, box))
-            recorder = RecordingBackend(backend)
-            # Engine.create's cache sizes; an empty disk cache folder for each run
-            engine = Engine(recorder, EmbeddingCache(512, temporary / f"embeddings_{repeat}_{run}", 2048))
-            recorder.scheduler = engine.scheduler
-            results[name]["app"].append(app_run(app, engine, recorder, scan, box))
+            with old_decoders(name.endswith(OLD_DECODERS)):
+                results[name]["floor"].append(floor_run(backend, scan, box))
+                recorder = RecordingBackend(backend)
+                # Engine.create's cache sizes; an empty disk cache folder for each run
+                engine = Engine(recorder, EmbeddingCache(512, temporary / f"embeddings_{repeat}_{run}", 2048))
+                recorder.scheduler = engine.scheduler
+                results[name]["app"].append(app_run(app, engine, recorder, scan, box))
     print(f"load average {os.getloadavg()[0]:.1f} at the end; medians of {args.repeats} runs, "
           "seconds from the open call")
     print_results(results)

@@ -350,3 +350,19 @@ def _child_environment(user_dirs: Path) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
     )
     return environment
+
+
+def test_spec_ships_the_imagecodecs_modules_the_dicom_decoder_loads():
+    """imagecodecs imports codecs lazily, so PyInstaller sees none: the spec names them."""
+    pytest.importorskip("imagecodecs", reason="imagecodecs is not installed")
+    shipped = set(_spec_list("IMAGECODECS_MODULES"))
+    code = (
+        "import sys, imagecodecs\n"
+        "from medsam_gui.io.dicom_codecs import CODECS\n"
+        "before = set(sys.modules)\n"
+        "[getattr(imagecodecs, name) for name in set(CODECS.values())]\n"
+        "print(' '.join(sorted(m for m in set(sys.modules) - before if m.startswith('imagecodecs.'))))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert {"imagecodecs._jpeg2k", "imagecodecs._jpegls", "imagecodecs._ljpeg"} <= set(loaded)
+    assert set(loaded) <= shipped

@@ -1,7 +1,8 @@
 """Decode DICOM pixel data and turn stored values into original units.
 
-pydicom decodes through its plugins (pylibjpeg, GDCM, Pillow). The few transfer
-syntaxes none of them handles (JPEG spectral selection / full progression,
+Grey frames in JPEG 2000, JPEG-LS and lossless JPEG are decoded with the GIL released
+(:mod:`medsam_gui.io.dicom_codecs`); everything else through pydicom's plugins (pylibjpeg,
+GDCM, Pillow). The few transfer syntaxes none of them handles (JPEG spectral selection / full progression,
 processes 6-8 and 10-12) are decoded by SimpleITK's GDCM reader instead, which
 hands back values that are already rescaled.
 """
@@ -15,6 +16,7 @@ import pydicom
 import SimpleITK as sitk
 
 from medsam_gui.core.errors import UnreadableInputError
+from medsam_gui.io.dicom_codecs import decode_without_gil
 
 
 @dataclass
@@ -40,6 +42,9 @@ def decode_frames(path: str) -> DecodedFrames:
         raise UnreadableInputError(f"not a readable DICOM file ({error})", path) from error
     if "PixelData" not in dataset and "FloatPixelData" not in dataset and "DoubleFloatPixelData" not in dataset:
         raise UnreadableInputError("the DICOM file has no pixel data", path)
+    stored = decode_without_gil(dataset)
+    if stored is not None:
+        return DecodedFrames(stored, dataset, already_rescaled=False)
     try:
         pixels = dataset.pixel_array
         already_rescaled = False

@@ -7,6 +7,8 @@ canonical display orientation.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,8 @@ from medsam_gui.io.dicom_multiframe import read_multiframe
 from medsam_gui.io.dicom_pixels import compact_dtype, decode_frames, rescale, rescale_of, window_of
 from medsam_gui.io.dicom_scan import DicomHeader
 from medsam_gui.io.volume_builder import build_volume
+
+DECODER_THREADS = min(4, os.cpu_count() or 1)
 
 
 def _consistency_key(header: DicomHeader) -> tuple:
@@ -95,6 +99,18 @@ def read_series(headers: list[DicomHeader], source_path: str) -> Volume:
     )
 
 
+def _slice_values(header: DicomHeader) -> np.ndarray:
+    """One slice in original units ``[y, x]`` float32, or ``[y, x, 3]`` uint8 (RGB)."""
+    decoded = decode_frames(header.path)
+    frame = decoded.frames[0]
+    if frame.ndim == 3:  # RGB
+        return frame
+    if decoded.already_rescaled:
+        return frame.astype(np.float32)
+    slope, intercept = rescale_of(decoded.dataset)
+    return rescale(frame, slope, intercept)
+
+
 def _geometry_without_position(headers, pixel_spacing, fallback_spacing, source_path):
     """Stack order by InstanceNumber when the files carry no patient position."""
     order = sorted(range(len(headers)), key=lambda i: int(headers[i].dataset.get("InstanceNumber", i) or i))
@@ -109,19 +125,10 @@ def _geometry_without_position(headers, pixel_spacing, fallback_spacing, source_
 
 
 def _stack_pixels(sorted_headers: list[DicomHeader]) -> np.ndarray:
-    """Decode and rescale every slice; ``[z, y, x]`` compact dtype or ``[z, y, x, 3]`` uint8."""
-    slices = []
-    for header in sorted_headers:
-        decoded = decode_frames(header.path)
-        frame = decoded.frames[0]
-        if frame.ndim == 3:  # RGB
-            slices.append(frame)
-            continue
-        if decoded.already_rescaled:
-            slices.append(frame.astype(np.float32))
-        else:
-            slope, intercept = rescale_of(decoded.dataset)
-            slices.append(rescale(frame, slope, intercept))
+    """Decode and rescale every slice; ``[z, y, x]`` compact dtype or ``[z, y, x, 3]`` uint8.
+    Slices decode on :data:`DECODER_THREADS` threads (compressed frames release the GIL)."""
+    with ThreadPoolExecutor(DECODER_THREADS, thread_name_prefix="dicom-decode") as pool:
+        slices = list(pool.map(_slice_values, sorted_headers))
     shapes = {s.shape for s in slices}
     if len(shapes) != 1:
         raise UnreadableInputError(f"slices of different sizes {sorted(shapes)}", str(Path(sorted_headers[0].path).parent))
