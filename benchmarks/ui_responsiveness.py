@@ -146,7 +146,7 @@ def main() -> int:
 def measure_drags_and_throughput(window, engine, ct_folder: Path, repeats: int) -> tuple[dict, dict]:
     """Parts 2 and 3 (see the module docstring): ({moment: [drag_box results]},
     {gate setting: [slices per minute]})."""
-    window.use_box_tool()
+    window.tools.use("box")
     gate = engine.interaction
     stop_stage_in_flight = gate.on_mark
     busy_settings = (  # label, gate enabled, the stage in flight stops at the press

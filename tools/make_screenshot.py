@@ -61,7 +61,7 @@ def main() -> int:
             if window.prompts.preview is None:
                 QTimer.singleShot(200, tick)
                 return
-            window.accept_preview()
+            window.prompt_controller.accept()
             window.labels_panel.select_label(document.add_label("vertebra"))
         elif step == "spine_box":
             box = label_box_on_volume(dcmqi / "spine_seg.nrrd", document.volume, document.slice_index)

@@ -21,6 +21,8 @@ from medsam_gui.core.window import default_display_window
 LabelsChangedListener = Callable[[int, int], None]  # (first slice, last slice + 1)
 CursorListener = Callable[[tuple[int, int, int], tuple[int, int, int]], None]  # (previous zyx, new zyx)
 RefusedEditListener = Callable[[str], None]  # (description of the refused edit)
+DisplayWindowListener = Callable[[float, float], None]  # (window centre, window width)
+MIN_WINDOW_WIDTH = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Document:
         self._listeners: list[LabelsChangedListener] = []
         self._change_listeners: list[ChangeListener] = []
         self._refused_edit_listeners: list[RefusedEditListener] = []
+        self._display_window_listeners: list[DisplayWindowListener] = []
         self.read_only = False
         self.history.mark_clean()
 
@@ -93,6 +96,19 @@ class Document:
     def add_cursor_listener(self, listener: CursorListener) -> None:
         """``listener(previous_zyx, cursor_zyx)`` is called after every move of the 3D cursor."""
         self._cursor_listeners.append(listener)
+
+    def add_display_window_listener(self, listener: DisplayWindowListener) -> None:
+        """``listener(center, width)`` is called after every change of the display window."""
+        self._display_window_listeners.append(listener)
+
+    # -- the display window ----------------------------------------------------------
+    def set_display_window(self, center: float, width: float) -> None:
+        """Show the slices through ``center`` / ``width`` (at least :data:`MIN_WINDOW_WIDTH`)
+        in the volume's units, and announce it. View state: not an undoable edit, and never
+        what the model sees; kept in sessions through :meth:`view_state`."""
+        self.window_center, self.window_width = float(center), max(float(width), MIN_WINDOW_WIDTH)
+        for listener in list(self._display_window_listeners):
+            listener(self.window_center, self.window_width)
 
     # -- the 3D cursor ---------------------------------------------------------------
     def set_cursor(self, cursor_zyx) -> bool:

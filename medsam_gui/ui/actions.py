@@ -2,9 +2,10 @@
 
 Each row becomes a QAction whose objectName is the row's ``action_id`` (tests and the
 Help > Shortcuts dialog find actions by it), placed in the named menu, with its
-shortcuts, triggering the window's method ``handler`` (a dotted name such as
-``project_controller.next_case`` reaches a controller the window holds). Rows with ``group`` are checkable
-and mutually exclusive within the group (the tools).
+shortcuts, triggering the window's method ``handler`` with the row's ``args`` (a dotted
+name such as ``project_controller.next_case`` reaches a controller the window holds).
+Rows with ``group`` are checkable and mutually exclusive within the group (the tools).
+The display window rows are made from the preset table (``core.window.CT_DISPLAY_PRESETS``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from dataclasses import dataclass
 
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 
+from medsam_gui.core.window import CT_DISPLAY_PRESETS
+
 MENU_ORDER = ("File", "Edit", "Tools", "Segment", "View", "Labels", "Project", "Help")
 
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One action: ``handler`` names a method taking no argument, of MainWindow or (dotted)
-    of an object it holds."""
+    """One action: ``handler`` names a method of MainWindow or (dotted) of an object it
+    holds, called with ``args``."""
 
     action_id: str
     text: str
@@ -28,6 +31,21 @@ class ActionSpec:
     menu: str
     group: str | None = None
     separator_before: bool = False
+    args: tuple = ()
+
+
+WINDOW_PRESET_SHORTCUTS = {"soft_tissue": "1", "lung": "2", "bone": "3", "brain": "4", "mediastinum": "5"}
+
+
+def _window_preset_actions() -> tuple[ActionSpec, ...]:
+    """View > Window: one row per CT preset (in the table's order, its values in the text), then auto."""
+    presets = tuple(
+        ActionSpec(f"view.window_{preset.key}", f"Window: {preset.name} {preset.center:g}/{preset.width:g}",
+                   (WINDOW_PRESET_SHORTCUTS[preset.key],), "display_window.use_preset", "View",
+                   separator_before=number == 0, args=(preset.key,))
+        for number, preset in enumerate(CT_DISPLAY_PRESETS))
+    auto = ActionSpec("view.window_auto", "Window: auto (percentiles, MR)", ("0",), "display_window.use_auto", "View")
+    return (*presets, auto)
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -43,21 +61,24 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("file.quit", "&Quit", ("Ctrl+Q",), "close", "File", separator_before=True),
     ActionSpec("edit.undo", "&Undo", ("Ctrl+Z",), "undo", "Edit"),
     ActionSpec("edit.redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "Edit"),
-    ActionSpec("edit.accept", "&Accept mask", ("Return", "Enter"), "accept_preview", "Edit", separator_before=True),
+    ActionSpec("edit.accept", "&Accept mask", ("Return", "Enter"), "prompt_controller.accept", "Edit",
+               separator_before=True),
     ActionSpec("edit.accept_replace", "Accept mask, &replacing the label inside the box", ("Shift+Return", "Shift+Enter"),
-               "accept_preview_replacing", "Edit"),
-    ActionSpec("edit.discard", "&Discard mask", ("Escape",), "discard_preview", "Edit"),
+               "prompt_controller.accept", "Edit", args=(True,)),  # replace_in_box
+    ActionSpec("edit.discard", "&Discard mask", ("Escape",), "prompt_controller.discard", "Edit"),
     ActionSpec("edit.fill_slice", "&Fill holes of label on slice (view in use)", ("Ctrl+F",), "fill_label_on_slice",
                "Edit"),
     ActionSpec("edit.erase_slice", "&Erase label on slice (view in use)", ("Delete",), "erase_label_on_slice", "Edit"),
-    ActionSpec("tools.box", "&Box", ("B",), "use_box_tool", "Tools", group="tools"),
-    ActionSpec("tools.points", "&Points (+ left, - right/Shift)", ("P",), "use_point_tool", "Tools", group="tools"),
-    ActionSpec("tools.brush", "B&rush", ("R",), "use_brush_tool", "Tools", group="tools"),
-    ActionSpec("tools.eraser", "&Eraser", ("E",), "use_eraser_tool", "Tools", group="tools"),
+    ActionSpec("tools.box", "&Box", ("B",), "tools.use", "Tools", group="tools", args=("box",)),
+    ActionSpec("tools.points", "&Points (+ left, - right/Shift)", ("P",), "tools.use", "Tools", group="tools",
+               args=("points",)),
+    ActionSpec("tools.brush", "B&rush", ("R",), "tools.use", "Tools", group="tools", args=("brush",)),
+    ActionSpec("tools.eraser", "&Eraser", ("E",), "tools.use", "Tools", group="tools", args=("eraser",)),
     ActionSpec("tools.crosshair", "&Crosshair: click sets the 3D cursor (Ctrl+click with any tool)", ("C",),
-               "use_crosshair_tool", "Tools", group="tools"),
-    ActionSpec("tools.brush_smaller", "Brush smaller", ("[",), "brush_smaller", "Tools", separator_before=True),
-    ActionSpec("tools.brush_larger", "Brush larger", ("]",), "brush_larger", "Tools"),
+               "tools.use", "Tools", group="tools", args=("crosshair",)),
+    ActionSpec("tools.brush_smaller", "Brush smaller", ("[",), "tools.resize_brush", "Tools", separator_before=True,
+               args=(-1,)),
+    ActionSpec("tools.brush_larger", "Brush larger", ("]",), "tools.resize_brush", "Tools", args=(+1,)),
     ActionSpec("view.next_slice", "&Next slice (view in use)", ("PgDown",), "next_slice", "View"),
     ActionSpec("view.previous_slice", "&Previous slice (view in use)", ("PgUp",), "previous_slice", "View"),
     ActionSpec("view.layout_axial", "&Axial view", ("F2",), "plane_views.show_axial", "View", separator_before=True),
@@ -66,20 +87,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("view.layout_side_by_side", "Axial, coronal and sagittal side &by side", ("F5",),
                "plane_views.show_side_by_side", "View"),
     ActionSpec("view.crosshair", "Show/hide the &crosshair (3D cursor)", ("X",), "plane_views.toggle_crosshair", "View"),
-    ActionSpec("view.fit", "&Fit to window", ("F",), "fit_view", "View", separator_before=True),
+    ActionSpec("view.fit", "&Fit to window", ("F",), "plane_views.fit", "View", separator_before=True),
     ActionSpec("view.zoom_in", "Zoom &in", ("Ctrl+=", "Ctrl++"), "zoom_in", "View"),
     ActionSpec("view.zoom_out", "Zoom &out", ("Ctrl+-",), "zoom_out", "View"),
-    ActionSpec("view.toggle_overlays", "Show/hide all &overlays", ("O",), "toggle_overlays", "View", separator_before=True),
-    ActionSpec("view.outline", "Out&line only", ("Shift+O",), "toggle_outline", "View"),
-    ActionSpec("view.window_soft_tissue", "Window: CT soft tissue 40/400", ("1",), "window_soft_tissue", "View", separator_before=True),
-    ActionSpec("view.window_lung", "Window: CT lung -600/1500", ("2",), "window_lung", "View"),
-    ActionSpec("view.window_bone", "Window: CT bone 400/1800", ("3",), "window_bone", "View"),
-    ActionSpec("view.window_brain", "Window: CT brain 40/80", ("4",), "window_brain", "View"),
-    ActionSpec("view.window_mediastinum", "Window: CT mediastinum 50/350", ("5",), "window_mediastinum", "View"),
-    ActionSpec("view.window_auto", "Window: auto (percentiles, MR)", ("0",), "window_auto", "View"),
-    ActionSpec("labels.add", "&New label", ("N",), "add_label", "Labels"),
-    ActionSpec("labels.next", "Next label", ("L",), "next_label", "Labels"),
-    ActionSpec("labels.previous", "Previous label", ("Shift+L",), "previous_label", "Labels"),
+    ActionSpec("view.toggle_overlays", "Show/hide all &overlays", ("O",), "labels_panel.show_box.toggle", "View",
+               separator_before=True),
+    ActionSpec("view.outline", "Out&line only", ("Shift+O",), "labels_panel.outline_box.toggle", "View"),
+    *_window_preset_actions(),
+    ActionSpec("labels.add", "&New label", ("N",), "labels_panel.add_label", "Labels"),
+    ActionSpec("labels.next", "Next label", ("L",), "labels_panel.step_label", "Labels", args=(+1,)),
+    ActionSpec("labels.previous", "Previous label", ("Shift+L",), "labels_panel.step_label", "Labels", args=(-1,)),
     ActionSpec("segment.propagate", "&Propagate label from this slice, both ways along the plane in use", ("Ctrl+P",),
                "segment3d.propagate_both", "Segment"),
     ActionSpec("segment.propagate_up", "Propagate &up (higher slice numbers of the plane in use)", ("Ctrl+Shift+Up",),
@@ -129,7 +146,7 @@ def build_actions(window, menu_bar, specs: tuple[ActionSpec, ...] = ACTIONS) -> 
             group = groups.setdefault(spec.group, QActionGroup(window))
             action.setCheckable(True)
             group.addAction(action)
-        action.triggered.connect(_caller(window, spec.handler))
+        action.triggered.connect(_caller(window, spec.handler, spec.args))
         if spec.separator_before:
             menus[spec.menu].addSeparator()
         menus[spec.menu].addAction(action)
@@ -138,11 +155,11 @@ def build_actions(window, menu_bar, specs: tuple[ActionSpec, ...] = ACTIONS) -> 
     return actions
 
 
-def _caller(window, handler_path: str):
+def _caller(window, handler_path: str, args: tuple):
     handler = window
     for name in handler_path.split("."):
         handler = getattr(handler, name)
-    return lambda _checked=False: handler()
+    return lambda _checked=False: handler(*args)
 
 
 def shortcut_rows(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[tuple[str, str, str]]:

@@ -1,9 +1,10 @@
 """MainWindow: composes the plane views, the slice navigator, docks, menus and status bar.
 
 The controllers do the work: OpeningController (reading scans), PromptController
-(prompts, preview, accept, encoding focus), Segment3DController (propagation, key
-boxes), ProjectController, CaseFilesController (export/import, sessions, journal,
-recovery). The GUI thread alone
+(prompts, preview, accept, encoding focus), ToolController (the tool in use, the brush
+radius), DisplayWindowController (window presets, auto window, right-drag),
+Segment3DController (propagation, key boxes), ProjectController, CaseFilesController
+(export/import, sessions, journal, recovery). The GUI thread alone
 touches the Document. The encoder thread (EncoderWorker) and the decoder thread
 (DecoderWorker) only compute; their results arrive as queued signals.
 """
@@ -27,7 +28,6 @@ from scipy import ndimage
 
 from medsam_gui.core.app_info import about_text
 from medsam_gui.core.document import Document
-from medsam_gui.core.window import CT_DISPLAY_PRESETS, percentile_window
 from medsam_gui.ui import recent_files
 from medsam_gui.ui.actions import build_actions
 from medsam_gui.ui.canvas.readout import CursorReadout
@@ -35,6 +35,7 @@ from medsam_gui.ui.canvas.start_hint import StartHint
 from medsam_gui.ui.canvas.view import accept_file_drag, dropped_local_paths
 from medsam_gui.ui.case_files import CaseFilesController
 from medsam_gui.ui.dialogs import ShortcutsDialog
+from medsam_gui.ui.display_window import DisplayWindowController
 from medsam_gui.ui.panels.cases import CasesPanel
 from medsam_gui.ui.panels.labels import LabelsPanel
 from medsam_gui.ui.opening import OpeningController
@@ -44,23 +45,15 @@ from medsam_gui.ui.project_controller import ProjectController
 from medsam_gui.ui.prompt_controller import PromptController
 from medsam_gui.ui.segment3d import Segment3DController
 from medsam_gui.ui.slice_navigator import SliceNavigator
-from medsam_gui.ui.tools.box import BoxTool
-from medsam_gui.ui.tools.brush import BrushTool
-from medsam_gui.ui.tools.crosshair import CrosshairTool
-from medsam_gui.ui.tools.points import PointTool
+from medsam_gui.ui.tool_controller import ToolController
 from medsam_gui.ui.worker import DecoderWorker, EncoderWorker, EngineLoader
 
 DOCK_WIDTH = 300
-MIN_BRUSH_RADIUS, MAX_BRUSH_RADIUS = 1.0, 100.0
 
 
 class MainWindow(QMainWindow):
     """The app window. Pass ``engine`` to share one; otherwise one is created in the background,
     unless ``load_model`` is False (then ``attach_engine`` gives the window its model later).
-
-    Tools use the window as their context: ``document``, ``prompts`` (the
-    PromptController's PromptSession), ``view`` (the axial view), ``plane_views``,
-    ``brush_radius``, ``statusBar()``.
     """
 
     def __init__(self, engine=None, model_name: str = "litemedsam", parent=None, load_model: bool = True) -> None:
@@ -72,7 +65,6 @@ class MainWindow(QMainWindow):
         self.engine = None
         self.encoder: EncoderWorker | None = None
         self.decoder: DecoderWorker | None = None
-        self.brush_radius = 5.0
         self._engine_loader: EngineLoader | None = None
         self._error_box: QMessageBox | None = None
         self._stopped = False  # shut down: a later close asks nothing
@@ -86,6 +78,8 @@ class MainWindow(QMainWindow):
         self.prompts = self.prompt_controller.session
         self.prompts.waiting_for_model.connect(self._on_prompt_waiting_for_model)
         self.prompts.decoded.connect(lambda ms: self.decoder_label.setText(f"decoder {ms:.0f} ms"))
+        self.tools = ToolController(self.plane_views, self.prompts, self.tool_label.setText, parent=self)
+        self.display_window = DisplayWindowController(self.plane_views, self.statusBar().showMessage, parent=self)
         self.project_controller = ProjectController(
             self, self.cases_panel, self.cases_dock, self.labels_panel, self.statusBar(), self.show_error, self.open_path,
             self.set_volume, lambda: self.document, self.show_slice, self.render, self.confirm_unsaved_changes,
@@ -106,15 +100,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().findChild(QMenu, "menu.file")
         file_menu.insertMenu(self.actions_by_id["file.quit"], self.recent_menu)
         self._refresh_recent_menu()
-
-        self.tools = {
-            "box": BoxTool(self),
-            "points": PointTool(self),
-            "brush": BrushTool(self),
-            "eraser": BrushTool(self, erase=True),
-            "crosshair": CrosshairTool(self),
-        }
-        self.use_box_tool()
+        self.tools.tool_changed.connect(lambda name: self.actions_by_id[f"tools.{name}"].setChecked(True))
+        self.tools.use("box")
 
         if engine is not None:
             self.attach_engine(engine)
@@ -131,7 +118,6 @@ class MainWindow(QMainWindow):
         self.view = self.plane_views.axial  # the start screen lives on the axial view
         self.plane_views.cursor_moved.connect(
             lambda plane, x, y: self.readout_label.show_cursor(self.document, x, y, plane))
-        self.plane_views.window_dragged.connect(self._on_window_dragged)
         self.plane_views.files_dropped.connect(lambda paths: self.open_path(paths[0]))
         self.start_hint = StartHint()
         self.start_hint.recent_chosen.connect(self.open_path)
@@ -307,97 +293,13 @@ class MainWindow(QMainWindow):
     def previous_slice(self) -> None:
         self.plane_views.step(self.plane_views.current_plane, -1)
 
-    def fit_view(self) -> None:
-        self.plane_views.fit()
-
     def zoom_in(self) -> None:
         self.plane_views.view_for_zoom().zoom_by(1.25)
 
     def zoom_out(self) -> None:
         self.plane_views.view_for_zoom().zoom_by(0.8)
 
-    # -- window / level --------------------------------------------------------------
-    def set_display_window(self, center: float, width: float) -> None:
-        if self.document is None:
-            return
-        self.document.window_center, self.document.window_width = float(center), max(float(width), 1.0)
-        self.statusBar().showMessage(f"Window {self.document.window_center:.0f} / {self.document.window_width:.0f}", 2000)
-        self.render()
-
-    def _on_window_dragged(self, dx: int, dy: int) -> None:
-        if self.document is None:
-            return
-        step = max(self.document.window_width, 1.0) / 256.0
-        self.set_display_window(self.document.window_center + dy * step, self.document.window_width + dx * step)
-
-    def _window_preset(self, key: str) -> None:
-        preset = next(p for p in CT_DISPLAY_PRESETS if p.key == key)
-        self.set_display_window(preset.center, preset.width)
-
-    def window_soft_tissue(self) -> None:
-        self._window_preset("soft_tissue")
-
-    def window_lung(self) -> None:
-        self._window_preset("lung")
-
-    def window_bone(self) -> None:
-        self._window_preset("bone")
-
-    def window_brain(self) -> None:
-        self._window_preset("brain")
-
-    def window_mediastinum(self) -> None:
-        self._window_preset("mediastinum")
-
-    def window_auto(self) -> None:
-        if self.document is not None:
-            self.set_display_window(*percentile_window(self.document.volume.voxels))
-
-    # -- tools -----------------------------------------------------------------------
-    def _use_tool(self, name: str) -> None:
-        for view in self.plane_views.views.values():
-            view.set_tool(self.tools[name])
-        self.actions_by_id[f"tools.{name}"].setChecked(True)
-        extra = f" (radius {self.brush_radius:g})" if name in ("brush", "eraser") else ""
-        self.tool_label.setText(f"tool: {name}{extra}")
-
-    def use_box_tool(self) -> None:
-        self._use_tool("box")
-
-    def use_point_tool(self) -> None:
-        self._use_tool("points")
-
-    def use_brush_tool(self) -> None:
-        self._use_tool("brush")
-
-    def use_eraser_tool(self) -> None:
-        self._use_tool("eraser")
-
-    def use_crosshair_tool(self) -> None:
-        self._use_tool("crosshair")
-
-    def _set_brush_radius(self, radius: float) -> None:
-        self.brush_radius = min(max(radius, MIN_BRUSH_RADIUS), MAX_BRUSH_RADIUS)
-        self._use_tool(self.view.tool.name)
-
-    def brush_smaller(self) -> None:
-        self._set_brush_radius(self.brush_radius / 1.25)
-
-    def brush_larger(self) -> None:
-        self._set_brush_radius(self.brush_radius * 1.25)
-
     # -- edits -----------------------------------------------------------------------
-    def accept_preview(self) -> None:
-        """Add the preview to the active label on its plane slice (one undo step)."""
-        self.prompt_controller.accept(replace_in_box=False)
-
-    def accept_preview_replacing(self) -> None:
-        """Make the preview the active label's outline inside the box (one undo step)."""
-        self.prompt_controller.accept(replace_in_box=True)
-
-    def discard_preview(self) -> None:
-        self.prompt_controller.discard()
-
     def undo(self) -> None:
         if self.document is not None and self.document.undo() is None:
             self.statusBar().showMessage("Nothing to undo", 2000)
@@ -421,22 +323,6 @@ class MainWindow(QMainWindow):
             everywhere = np.ones(document.plane_geometry(plane).image_shape, dtype=bool)
             document.paint_plane(plane, document.plane_index(plane), everywhere, mode="erase",
                                  description="erase label on slice")
-
-    # -- labels ----------------------------------------------------------------------
-    def add_label(self) -> None:
-        self.labels_panel.add_label()
-
-    def next_label(self) -> None:
-        self.labels_panel.step_label(+1)
-
-    def previous_label(self) -> None:
-        self.labels_panel.step_label(-1)
-
-    def toggle_overlays(self) -> None:
-        self.labels_panel.show_box.toggle()
-
-    def toggle_outline(self) -> None:
-        self.labels_panel.outline_box.toggle()
 
     # -- help, errors, closing -------------------------------------------------------
     def show_shortcuts(self) -> None:

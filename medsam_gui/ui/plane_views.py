@@ -140,6 +140,7 @@ class PlaneViews(QObject):
             lambda first, end, d=document: d is self.document and self._on_labels_changed(first, end))
         document.add_cursor_listener(
             lambda previous, now, d=document: d is self.document and self._on_cursor_moved(previous, now))
+        document.add_display_window_listener(lambda _center, _width, d=document: d is self.document and self.render())
         volume = document.volume
         for plane, view in self.views.items():
             view.edge_letters = {} if volume.is_2d else plane_edge_letters(document.plane_geometry(plane))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from medsam_gui.core.document import Document
+from medsam_gui.core.document import MIN_WINDOW_WIDTH, Document
 from medsam_gui.core.volume import Volume
 
 
@@ -147,3 +147,13 @@ def test_replacing_a_label_on_sagittal_slices_is_one_step_and_leaves_other_slice
     assert heard == [(2, 7)]  # the z range written
     document.undo()
     assert np.array_equal(document.labels, before)
+
+
+def test_display_window_change_is_announced_clamped_and_kept_in_view_state():
+    document = make_document()
+    heard = []
+    document.add_display_window_listener(lambda center, width: heard.append((center, width)))
+    document.set_display_window(50, 350)
+    document.set_display_window(-600, 0)  # a zero width would divide by zero when drawing
+    assert heard == [(50.0, 350.0), (-600.0, MIN_WINDOW_WIDTH)]
+    assert (document.view_state()["window_center"], document.view_state()["window_width"]) == (-600.0, MIN_WINDOW_WIDTH)

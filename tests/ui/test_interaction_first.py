@@ -135,7 +135,7 @@ def test_background_encoding_gives_way_to_a_dragged_box_and_resumes(qtbot, monke
     qtbot.waitUntil(held.holding.is_set, timeout=ALL_ENCODED_TIMEOUT_MS)
     assert engine.scheduler.in_flight_priority() < FOREGROUND_PRIORITY
     runs_before_press = len(stage_runs)
-    window.use_box_tool()
+    window.tools.use("box")
     drag_started = sampler.mark()
     drag_box_slowly(qtbot, window, (120, 150), DRAG_STEPS, DRAG_INTERVAL_MS, after_press=held.held_run_may_start.set)
     last_box = window.prompts.box_xyxy

@@ -92,7 +92,7 @@ def test_an_accepted_mask_is_durable_at_once_and_recovered_after_a_crash(qtbot, 
     mask = np.zeros(document.labels.shape[1:], dtype=bool)
     mask[200:260, 150:230] = True
     document.paint_slice(1, mask, description="AI mask")
-    window.use_brush_tool()
+    window.tools.use("brush")
     drag_on_canvas(window, (300, 300), (340, 320))  # a brush stroke: one more journaled step
     writer = window.case_files.autosaver.writer
     qtbot.waitUntil(lambda: writer.durable_seq == writer.last_seq and writer.last_seq >= 2, timeout=30_000)

@@ -34,7 +34,7 @@ def test_ui_timer_keeps_ticking_during_an_encoder_pass(qtbot, monkeypatch, ct_fo
 
     document = open_and_wait(qtbot, window, ct_folder)
     # the user keeps working while the encoder runs: scroll, draw, undo
-    window.use_brush_tool()
+    window.tools.use("brush")
     drag_on_canvas(window, (100, 100), (140, 120))
     window.next_slice()
     window.undo()

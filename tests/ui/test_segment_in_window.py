@@ -159,7 +159,7 @@ def test_brush_stroke_is_one_step_and_undo_redo_restore_it(qtbot, window, ct_fol
     assert np.array_equal(document.labels[slice_index], painted)
 
     press_key(window, Qt.Key.Key_BracketRight)
-    assert window.brush_radius > 5
+    assert window.tools.brush_radius > 5
     press_key(window, Qt.Key.Key_E)
     drag_on_canvas(window, (130, 100), (130, 100), steps=0)
     assert document.labels[slice_index, 100, 130] == 0 and document.labels[slice_index, 100, 100] == label

@@ -1,9 +1,9 @@
 """What every canvas tool receives: mouse events in continuous image coordinates.
 
 A pixel (x, y) covers [x, x+1) x [y, y+1); :func:`pixel_of` turns a position into the
-column/row index. Tools reach the app through a small context object with
+column/row index. Tools reach the app through their context (the ToolController) with
 ``document`` (the open Document or None), ``prompts`` (PromptSession), ``view``
-(the axial SliceView), ``brush_radius`` and ``statusBar()``. The SliceView that sends an
+(the axial SliceView), ``plane_views`` and ``brush_radius``. The SliceView that sends an
 event binds itself first (``bind_view``), so a tool knows the plane it works in; its
 positions are pixels of that plane's displayed slice (``core.planes``).
 """
