@@ -7,6 +7,8 @@ of the LiteMedSAM encoder, dynamic or static (calibrated on a few slices of scan
 are not quality cases), with its Dice change on the quality cases.
 
     python benchmarks/bench_onnx.py [--threads 2] [--runs 3] [--skip-vit] [--quantize [dynamic|static]]
+    python benchmarks/bench_onnx.py --decoder-only   # LiteMedSAM decoder rows alone (about a minute)
+    python benchmarks/bench_onnx.py --vit-only [--runs 3] [--quantize]   # ViT-B encoder graphs in turns (minutes)
 
 Ratios are ONNX time / torch time from the same run (this machine's speed drifts 2x
 between days; compare only within a run).
@@ -238,6 +240,115 @@ def quality_dice(backend, limit=None):
     return float(np.mean(scores)), masks
 
 
+def random_vit_b(attention="sdpa"):
+    """SamModel ViT-B with random weights of a trained network's scale (std 0.03, layer
+    norm gains near 1, relative positions 0.3): SamConfig's own initialisation gives
+    weights of about 1e-10, whose embeddings cannot show an ONNX vs torch difference.
+    ``attention``: transformers' attention implementation (torch's FLOP counter does not
+    count "sdpa" products)."""
+    import torch
+    from transformers import SamConfig, SamModel
+
+    torch.manual_seed(0)
+    model = SamModel._from_config(SamConfig(), attn_implementation=attention).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in model.vision_encoder.named_parameters():
+            gain = 1.0 if "layer_norm" in name and name.endswith("weight") else 0.0
+            parameter.copy_(gain + torch.randn(parameter.shape, generator=generator) * (0.3 if "rel_pos" in name else 0.03))
+    return model
+
+
+def vit_encoder_rows(image, runs, scratch, notes, int8=False):
+    """MedSAM ViT-B encoder per slice, ``backend.encode`` in turns: eager torch, ONNX stage
+    graphs of transformers' layers (the export before ``VIT_ENCODER_FORMAT`` 2) and of
+    :class:`FastVitLayer` (the app's), optionally FastVitLayer's graphs int8 (dynamic
+    quantization, speed only). Prints a table against the matmul floor (the rate of one
+    large product measured before every turn; the floor at the best of them), with the
+    1-min load average over each candidate's runs. Returns (torch backend, ONNX backend)."""
+    import copy
+    from unittest import mock
+
+    import torch
+
+    from medsam_gui.engine.models import fast_vit
+    from medsam_gui.engine.models.onnx_backend import open_sessions, sam_onnx_backend_from_model, session_options
+    from medsam_gui.engine.models.onnx_export import encoder_specs, export_graph, vit_encoder_stages
+    from medsam_gui.engine.models.sam_hf import SamBackend
+
+    class OriginalLayer(torch.nn.Module):  # transformers' SamVisionLayer as the export traced it before
+        def __init__(self, layer):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, hidden):
+            out = self.layer(hidden)
+            return out[0] if isinstance(out, tuple) else out
+
+    model = random_vit_b()
+    labels = ("medsam", "medsam-random", "MedSAM ViT-B (random)", "random", "-", "medsam-random")
+    vit_torch = SamBackend(model, *labels, torch.device("cpu"))
+    started = time.perf_counter()
+    vit_onnx = sam_onnx_backend_from_model(model, "random-vit-b-std-0.03", *labels, [CPU], export_progress=lambda *call: None)
+    notes.append(f"MedSAM ViT-B export + load: {time.perf_counter() - started:.0f} s")
+    with mock.patch.object(fast_vit, "FastVitLayer", OriginalLayer):
+        original_specs = encoder_specs(vit_encoder_stages(model.vision_encoder), 1024)
+    paths = []
+    for spec in original_specs:
+        paths.append(Path(scratch) / f"original-{spec.name}.onnx")
+        export_graph(spec, paths[-1])
+    original_onnx = copy.copy(vit_onnx)
+    original_onnx.encoder_sessions = open_sessions(paths, [CPU], session_options(memory_arena=False))[0]
+    candidates = {"eager torch (transformers' layers, SDPA)": vit_torch,
+                  "ONNX Runtime, transformers' layers (before)": original_onnx, "ONNX Runtime, FastVitLayer (now)": vit_onnx}
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        int8_onnx = copy.copy(vit_onnx)
+        int8_paths = []
+        for path in vit_onnx.export.graphs("encoder_"):
+            int8_paths.append(Path(scratch) / f"int8-{path.name}")
+            quantize_dynamic(str(path), str(int8_paths[-1]), weight_type=QuantType.QInt8)
+        int8_onnx.encoder_sessions = open_sessions(int8_paths, [CPU], session_options(memory_arena=False))[0]
+        candidates["ONNX Runtime, FastVitLayer int8 dynamic (not adopted)"] = int8_onnx
+    loads = {name: [] for name in candidates}
+    cpu_seconds = {name: [] for name in candidates}  # process CPU time: less shaken by other processes than wall time
+    rates = []
+
+    def timed_encode(name, backend):
+        def encode():
+            if name == next(iter(candidates)):  # the start of a turn
+                rates.append(matmul_rate(0.5))
+            started = time.process_time()
+            backend.encode(image)
+            cpu_seconds[name].append(time.process_time() - started)
+            loads[name].append(os.getloadavg()[0])
+        return encode
+
+    seconds = alternated({name: timed_encode(name, backend) for name, backend in candidates.items()}, runs)
+    eager = random_vit_b("eager").vision_encoder
+    original_macs = multiply_adds(eager, torch.rand(1, 3, 1024, 1024))
+    eager.layers = torch.nn.ModuleList(fast_vit.FastVitLayer(layer) for layer in eager.layers)
+    fast_macs = multiply_adds(eager, torch.rand(1, 3, 1024, 1024))
+    rate = max(rates)
+    floor_s = original_macs / rate
+    reference = vit_torch.features_to_array(vit_torch.encode(image).features)
+    print(f"\nMedSAM ViT-B encoder per slice (backend.encode, random weights), {runs} turns after one warm-up each; "
+          f"matmul rate before each turn {' / '.join(f'{r / 1e9:.0f}' for r in rates)} G/s; floor "
+          f"{original_macs / 1e9:.0f} G multiply-adds / {rate / 1e9:.0f} G/s = {floor_s * 1000:.0f} ms "
+          f"(FastVitLayer does {fast_macs / 1e9:.0f} G: {fast_macs / rate * 1000:.0f} ms)\n")
+    print("| encoder | mean ms | min ms | mean / floor | min / floor | CPU s per slice (median) | max abs diff vs eager torch "
+          "| load avg (1 min) during its runs |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, backend in candidates.items():
+        values = seconds[name]
+        difference = np.abs(backend.features_to_array(backend.encode(image).features) - reference).max()
+        print(f"| {name} | {values.mean() * 1000:.0f} | {values.min() * 1000:.0f} | {values.mean() / floor_s:.2f} | "
+              f"{values.min() / floor_s:.2f} | {np.median(cpu_seconds[name][1:]):.2f} | {difference:.1e} | {np.mean(loads[name][1:]):.1f} |")
+    notes.append(f"embedding max |value| {np.abs(reference).max():.1f}")
+    return vit_torch, vit_onnx
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
@@ -248,6 +359,9 @@ def main() -> int:
     parser.add_argument("--quality-limit", type=int, default=None, help="quality cases for --quantize (default all; 0: speed only)")
     parser.add_argument("--quantize-only", action="store_true",
                         help="with --quantize: only the encoder rows and the quantization trial (no decoder / whole-graph rows)")
+    parser.add_argument("--decoder-only", action="store_true", help="only the LiteMedSAM backend.decode rows")
+    parser.add_argument("--vit-only", action="store_true",
+                        help="only the MedSAM ViT-B encoder table (--runs turns; with --quantize dynamic also int8 speed)")
     args = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix="medsam-bench-onnx-")
     os.environ.setdefault("MEDSAM_GUI_CACHE_DIR", scratch)
@@ -260,6 +374,11 @@ def main() -> int:
 
     table = []
     notes = []
+    if args.vit_only:
+        vit_encoder_rows(real_slice()[1], args.runs, scratch, notes, args.quantize == "dynamic")
+        print("\n".join(f"- {note}" for note in notes))
+        shutil.rmtree(scratch, ignore_errors=True)
+        return 0
     started = time.perf_counter()
     lite_onnx = load_backend("litemedsam", device="onnx-cpu", export_progress=lambda *call: None)
     notes.append(f"LiteMedSAM export + load (first time, cached afterwards): {time.perf_counter() - started:.1f} s")
@@ -268,6 +387,11 @@ def main() -> int:
     notes.append(f"LiteMedSAM ONNX load from the export cache: {time.perf_counter() - started:.2f} s")
     lite_torch = load_backend("litemedsam", device="cpu")
     volume, image = real_slice()
+    if args.decoder_only:
+        decoder_rows(table, "LiteMedSAM", lite_torch, lite_onnx, image)
+        print_table(args.threads, table, notes + [f"load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())} at the end"])
+        shutil.rmtree(scratch, ignore_errors=True)
+        return 0
     pixels = preprocess(image)[0]
     rate = matmul_rate()
     lite_macs = multiply_adds(lite_torch.encoder, pixels)
@@ -318,40 +442,26 @@ def main() -> int:
                      f"mean Dice(ONNX fp32 mask, torch mask) {agreement:.4f}")
 
     if not args.skip_vit:
-        from transformers import SamConfig, SamModel
-
-        from medsam_gui.engine.models.onnx_backend import sam_onnx_backend_from_model
-        from medsam_gui.engine.models.sam_hf import SamBackend
-
-        torch.manual_seed(0)
-        model = SamModel(SamConfig()).eval()  # ViT-B, random weights
-        vit_torch = SamBackend(model, "medsam", "medsam-random", "MedSAM ViT-B (random)", "random", "-", "medsam-random",
-                               torch.device("cpu"))
-        started = time.perf_counter()
-        vit_onnx = sam_onnx_backend_from_model(model, "random-vit-b-seed-0", "medsam", "medsam-random", "MedSAM ViT-B (random)",
-                                               "random", "-", "medsam-random", [CPU], export_progress=lambda *call: None)
-        notes.append(f"MedSAM ViT-B export + load: {time.perf_counter() - started:.0f} s")
-        vit_runs = max(1, args.runs - 2)
-        vit_s = alternated({"torch": lambda: vit_torch.encode(image),
-                            "onnx": lambda: vit_onnx.encode(image, between_blocks=lambda: None)}, vit_runs)
-        vit_floor_s = multiply_adds(model.vision_encoder, torch.rand(1, 3, 1024, 1024)) / rate
-        row(table, "MedSAM ViT-B encoder per slice (mean), 12 stage graphs", vit_s["torch"].mean(), vit_s["onnx"].mean(),
-            f"random weights; {vit_s['onnx'].mean() / vit_floor_s:.2f}x the matmul floor ({vit_floor_s * 1000:.0f} ms)")
-        difference = np.abs(vit_onnx.features_to_array(vit_onnx.encode(image).features)
-                            - vit_torch.features_to_array(vit_torch.encode(image).features)).max()
-        notes.append(f"ViT-B max |embedding difference| ONNX vs torch: {difference:.1e}")
+        vit_torch, vit_onnx = vit_encoder_rows(image, max(1, args.runs - 2), scratch, notes)
         decoder_rows(table, "MedSAM ViT-B", vit_torch, vit_onnx, image)
 
+    print_table(args.threads, table, notes)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def print_table(threads, table, notes):
+    import onnxruntime
+    import torch
+
     print(f"\ntorch {torch.__version__}, onnxruntime {onnxruntime.__version__} (CPUExecutionProvider), "
-          f"{args.threads} threads; times in ms; ratio = ONNX / torch, same run\n")
+          f"{threads} threads; times in ms; ratio = ONNX / torch, same run\n")
     print("| step | eager torch | ONNX Runtime | ratio | note |")
     print("|---|---|---|---|---|")
     print("\n".join(table))
     print()
     for note in notes:
         print(f"- {note}")
-    shutil.rmtree(scratch, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

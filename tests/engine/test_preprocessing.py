@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from medsam_gui.engine.frame import ModelFrame
 from medsam_gui.engine.models import litemedsam, sam_hf
-from medsam_gui.engine.models.postprocess import lowres_to_image_logits, mask_from_logits, reframe_logits
+from medsam_gui.engine.models.postprocess import lowres_to_image_logits, mask_from_logits, reframe_logits, resize_bilinear
 from medsam_gui.engine.types import LowResLogits
 
 
@@ -64,9 +64,9 @@ def test_logits_crop_and_resize_equal_reference_postprocess(size_hw):
     # reference postprocess_masks: crop to the resized content, bilinear to the slice
     newh, neww = frame.content_size_hw
     reference = F.interpolate(logits[..., :newh, :neww], size=size_hw, mode="bilinear", align_corners=False)[0, 0]
-    ours = lowres_to_image_logits(logits, frame)
-    assert ours.shape == size_hw
-    assert torch.allclose(ours, reference, atol=1e-3)  # float32 grid rounding only
+    ours = lowres_to_image_logits(logits[0, 0].numpy(), frame)
+    assert ours.shape == size_hw and ours.dtype == np.float32
+    assert np.allclose(ours, reference.numpy(), atol=1e-4)  # float32 rounding only
     mismatch = mask_from_logits(logits[0, 0].numpy(), frame) != (torch.sigmoid(reference) > 0.5).numpy()
     assert mismatch.mean() < 1e-3
 
@@ -83,3 +83,10 @@ def test_reframe_logits_keeps_a_mask_in_place_across_crops():
     back = mask_from_logits(moved, crop_frame)
     assert back.shape == (64, 64)
     assert (back == mask[32:96, 32:96]).mean() > 0.98
+
+
+@pytest.mark.parametrize(("in_hw", "out_hw"), [((37, 53), (100, 64)), ((256, 256), (64, 64)), ((5, 7), (5, 7))])
+def test_resize_bilinear_equals_torch_interpolate(in_hw, out_hw):
+    values = torch.randn(*in_hw)
+    reference = F.interpolate(values[None, None], size=out_hw, mode="bilinear", align_corners=False)[0, 0]
+    assert np.allclose(resize_bilinear(values.numpy(), out_hw), reference.numpy(), atol=1e-5)

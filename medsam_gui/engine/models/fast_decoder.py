@@ -21,6 +21,10 @@ d channels, D = h * d):
 * only the window of the grid that a box prompt's mask can reach is upscaled
   (:func:`window_logits`, :mod:`decoder_window`), with the whole grid as a fallback when
   the mask touches the window's edge.
+* the mask head (``output_upscaling`` and the hypernetwork product) runs as two
+  channels-last matrix products over the cells (:class:`CellUpscaling`) instead of
+  transposed convolutions with NCHW transposes around the LayerNorm;
+* reshapes use the layers' own sizes, so the ONNX graph has almost no shape arithmetic.
 
 The ONNX export (:mod:`onnx_export`) traces these same functions.
 """
@@ -38,15 +42,30 @@ from medsam_gui.engine.models.per_object_cache import PerObjectCache
 from medsam_gui.engine.types import Embedding, Prompts
 
 
+def head_channels(module: torch.nn.Module) -> int:
+    """d: channels per head of an attention layer."""
+    return module.internal_dim // module.num_heads
+
+
+# Shapes below are written with the layer's own sizes (Python ints) and at most one -1,
+# never read from a tensor: the ONNX export then has constant reshapes instead of
+# Shape / Slice / Concat chains (LiteMedSAM's decoder_prompt: 228 nodes instead of 339).
+
+
 def split_heads(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``[1, n, D]`` -> ``[1, heads, n, D / heads]`` for ``module.num_heads`` heads."""
-    return x.unflatten(-1, (module.num_heads, -1)).transpose(1, 2)
+    return x.reshape(1, -1, module.num_heads, head_channels(module)).transpose(1, 2)
+
+
+def merge_heads(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``[1, heads, n, d]`` (or ``[heads, n, d]``) -> ``[1, n, D]``."""
+    return x.transpose(-3, -2).reshape(1, -1, module.internal_dim)
 
 
 def attend(module: torch.nn.Module, q_heads: torch.Tensor, k_heads: torch.Tensor, v_heads: torch.Tensor) -> torch.Tensor:
     """Softmax attention of projected, head-split q/k/v, then ``out_proj`` -> ``[1, n, C]``."""
-    out = F.scaled_dot_product_attention(q_heads, k_heads, v_heads)
-    return module.out_proj(out.transpose(1, 2).flatten(2))
+    weights = torch.softmax((q_heads * head_channels(module) ** -0.5) @ k_heads.transpose(-1, -2), dim=-1)
+    return module.out_proj(merge_heads(module, weights @ v_heads))
 
 
 def attention(module: torch.nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -61,7 +80,12 @@ def attention(module: torch.nn.Module, q: torch.Tensor, k: torch.Tensor, v: torc
 
 def per_head(linear: torch.nn.Linear, heads: int) -> torch.Tensor:
     """A C -> D projection's weight as ``[heads, d, C]`` (head ``h`` maps C to its d channels)."""
-    return linear.weight.unflatten(0, (heads, -1))
+    return linear.weight.reshape(heads, -1, linear.in_features)
+
+
+def token_heads(module: torch.nn.Module, projected: torch.Tensor) -> torch.Tensor:
+    """Projected tokens ``[1, T, D]`` -> ``[heads, T, d]``."""
+    return projected.reshape(-1, module.num_heads, head_channels(module)).transpose(0, 1)
 
 
 def tokens_to_projected_image(module: torch.nn.Module, queries: torch.Tensor, keys_by_column: torch.Tensor,
@@ -69,8 +93,8 @@ def tokens_to_projected_image(module: torch.nn.Module, queries: torch.Tensor, ke
     """``Attention.forward`` of queries ``[1, T, C]`` on image keys and values already
     projected: keys ``[1, h, d, N]`` (transposed), values ``[1, h, N, d]`` -> ``[1, T, C]``."""
     q = split_heads(module, module.q_proj(queries))  # [1, h, T, d]
-    weights = torch.softmax((q * q.shape[-1] ** -0.5) @ keys_by_column, dim=-1)  # [1, h, T, N]
-    return module.out_proj((weights @ value_heads).transpose(1, 2).flatten(2))
+    weights = torch.softmax((q * head_channels(module) ** -0.5) @ keys_by_column, dim=-1)  # [1, h, T, N]
+    return module.out_proj(merge_heads(module, weights @ value_heads))
 
 
 def tokens_to_image(module: torch.nn.Module, queries: torch.Tensor, image_with_pe: torch.Tensor,
@@ -84,12 +108,12 @@ def tokens_to_image(module: torch.nn.Module, queries: torch.Tensor, image_with_p
     instead of being projected to D channels twice.
     """
     heads = module.num_heads
-    q = split_heads(module, module.q_proj(queries)).squeeze(0)  # [h, T, d]
-    query_keys = ((q * q.shape[-1] ** -0.5) @ per_head(module.k_proj, heads)).flatten(0, 1)  # [h * T, C], scaled
-    weights = torch.softmax(query_keys @ image_with_pe.squeeze(0).transpose(0, 1), dim=-1)  # [h * T, N]
-    mixed = (weights @ image.squeeze(0)).unflatten(0, (heads, -1))  # [h, T, C]
-    values = mixed @ per_head(module.v_proj, heads).transpose(1, 2) + module.v_proj.bias.unflatten(0, (heads, 1, -1))
-    return module.out_proj(values.transpose(0, 1).flatten(1))[None]  # [h, T, d] -> [T, D] -> [1, T, C]
+    q = token_heads(module, module.q_proj(queries))  # [h, T, d]
+    query_keys = (q * head_channels(module) ** -0.5) @ per_head(module.k_proj, heads)  # [h, T, C], scaled
+    weights = torch.softmax(query_keys @ image_with_pe.squeeze(0).transpose(0, 1), dim=-1)  # [h, T, N]
+    mixed = weights @ image.squeeze(0)  # [h, T, C]
+    values = mixed @ per_head(module.v_proj, heads).transpose(1, 2) + module.v_proj.bias.reshape(heads, 1, -1)
+    return module.out_proj(merge_heads(module, values))  # [h, T, d] -> [1, T, D] -> [1, T, C]
 
 
 def softmax_over_tokens(scores: torch.Tensor) -> torch.Tensor:
@@ -100,23 +124,23 @@ def softmax_over_tokens(scores: torch.Tensor) -> torch.Tensor:
     return (shifted / shifted.sum(dim=1, keepdim=True)).flatten(0, 1)
 
 
-def image_weights_from_queries(image_queries_by_column: torch.Tensor, token_keys: torch.Tensor) -> torch.Tensor:
+def image_weights_from_queries(module: torch.nn.Module, image_queries_by_column: torch.Tensor,
+                               token_keys: torch.Tensor) -> torch.Tensor:
     """Attention weights ``[h * T, N]`` (transposed) of image queries already projected,
     ``[1, h, d, N]``, on token keys ``[h, T, d]``."""
-    return softmax_over_tokens((token_keys * token_keys.shape[-1] ** -0.5) @ image_queries_by_column.squeeze(0))
+    return softmax_over_tokens((token_keys * head_channels(module) ** -0.5) @ image_queries_by_column.squeeze(0))
 
 
 def image_weights_from_image(module: torch.nn.Module, image_with_pe: torch.Tensor, token_keys: torch.Tensor) -> torch.Tensor:
     """Attention weights ``[h * T, N]`` (transposed) of the image ``[1, N, C]`` (as queries
     of ``module``) on token keys ``[h, T, d]``. Score: ``x_i . (W_q,h^T k_t,h) + b_q,h . k_t,h``
-    (this bias term varies over t: it stays), so the image meets a ``[C, h * T]`` matrix
+    (this bias term varies over t: it stays), so the image meets a ``[h, T, C]`` matrix
     instead of ``q_proj``."""
     heads = module.num_heads
-    keys = token_keys * token_keys.shape[-1] ** -0.5
-    key_queries = (keys @ per_head(module.q_proj, heads)).flatten(0, 1)  # [h * T, C]
-    bias = (keys * module.q_proj.bias.unflatten(0, (heads, 1, -1))).sum(-1).flatten()  # [h * T]
-    scores = key_queries @ image_with_pe.squeeze(0).transpose(0, 1) + bias[:, None]  # [h * T, N]
-    return softmax_over_tokens(scores.unflatten(0, (heads, -1)))
+    keys = token_keys * head_channels(module) ** -0.5
+    key_queries = keys @ per_head(module.q_proj, heads)  # [h, T, C]
+    bias = (keys * module.q_proj.bias.reshape(heads, 1, -1)).sum(-1, keepdim=True)  # [h, T, 1]
+    return softmax_over_tokens(key_queries @ image_with_pe.squeeze(0).transpose(0, 1) + bias)  # scores [h, T, N]
 
 
 def image_to_tokens_residual(module: torch.nn.Module, image: torch.Tensor, weights: torch.Tensor,
@@ -130,7 +154,7 @@ def image_to_tokens_residual(module: torch.nn.Module, image: torch.Tensor, weigh
     rides in the same product.
     """
     heads = module.num_heads
-    out_weight = module.out_proj.weight.unflatten(1, (heads, -1)).permute(1, 2, 0)  # [h, d, C]
+    out_weight = module.out_proj.weight.reshape(-1, heads, head_channels(module)).permute(1, 2, 0)  # [h, d, C]
     per_token = (token_values @ out_weight).flatten(0, 1) + module.out_proj.bias / heads  # [h * T, C]
     return torch.addmm(image.squeeze(0), weights.transpose(0, 1), per_token)[None]
 
@@ -194,10 +218,10 @@ def two_way_transformer(transformer: torch.nn.Module, tokens: torch.Tensor, firs
             to_image_out = tokens_to_image(to_image, queries + tokens, keys_with_pe, keys)
         queries = block.norm2(queries + to_image_out)
         queries = block.norm3(queries + block.mlp(queries))
-        token_keys = split_heads(to_token, to_token.k_proj(queries + tokens)).squeeze(0)  # [h, T, d]
-        token_values = split_heads(to_token, to_token.v_proj(queries)).squeeze(0)
+        token_keys = token_heads(to_token, to_token.k_proj(queries + tokens))  # [h, T, d]
+        token_values = token_heads(to_token, to_token.v_proj(queries))
         if index == 0:
-            weights = image_weights_from_queries(first_block.image_to_token_q, token_keys)
+            weights = image_weights_from_queries(to_token, first_block.image_to_token_q, token_keys)
         else:
             weights = image_weights_from_image(to_token, keys_with_pe, token_keys)
         keys = block.norm4(image_to_tokens_residual(to_token, keys, weights, token_values))
@@ -206,22 +230,56 @@ def two_way_transformer(transformer: torch.nn.Module, tokens: torch.Tensor, firs
     return transformer.norm_final_attn(used + final), keys
 
 
-def window_logits(upscaling: torch.nn.Module, mask_embedding: torch.Tensor, keys: torch.Tensor, grid_size: int,
-                  rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """Low-res logits ``[4r, 4c]`` of the grid cells ``rows`` x ``cols`` (int64 ``[r]``, ``[c]``).
+class CellUpscaling(torch.nn.Module):
+    """SAM's ``output_upscaling`` and the product with the hypernetwork's mask embedding,
+    written per embedding cell as channels-last matrix products.
 
-    ``output_upscaling`` (transposed conv, LayerNorm2d as one channels-last
-    ``layer_norm``, GELU, transposed conv, GELU) of those cells of the image keys
-    ``[1, E * E, C]`` (E = ``grid_size``), then the product with the hypernetwork's
-    mask embedding ``[1, C / 8]``. Each cell maps to its own 4 x 4 logits, so this is
-    exactly that part of the whole grid's logits.
+    ``output_upscaling``: transposed conv (C -> C / 4, kernel 2, stride 2), LayerNorm2d,
+    GELU, transposed conv (C / 4 -> C / 8, kernel 2, stride 2), GELU. A kernel-2 stride-2
+    transposed conv maps each input pixel alone to its own 2 x 2 output pixels, so the
+    chain is, per cell ``x`` ``[C]``: ``x @ W1`` (``[C, 2 * 2 * C / 4]``, columns
+    ``(a1, b1, channel)``), a LayerNorm over each group of C / 4 channels, GELU, the same
+    with ``W2`` (``[C / 4, 2 * 2 * C / 8]``), GELU, then the dot product with the mask
+    embedding; the cell's logit ``(a1, b1, a2, b2)`` lands on low-res pixel
+    ``(4i + 2 a1 + a2, 4j + 2 b1 + b2)``. Same arithmetic as the convolutions, as two
+    plain 2-D products over all cells at once: no NCHW transposes around the LayerNorm,
+    and ONNX Runtime runs them faster than its ConvTranspose.
     """
-    conv1, norm, _, conv2, _ = upscaling
-    cells = keys.squeeze(0).unflatten(0, (grid_size, grid_size)).index_select(0, rows).index_select(1, cols)  # [r, c, C]
-    hidden = conv1(cells.permute(2, 0, 1)[None])
-    hidden = F.layer_norm(hidden.permute(0, 2, 3, 1), norm.weight.shape, norm.weight, norm.bias, norm.eps)
-    upscaled = F.gelu(conv2(F.gelu(hidden.permute(0, 3, 1, 2))))  # [1, C / 8, 4r, 4c]
-    return (mask_embedding @ upscaled.flatten(2)).reshape(upscaled.shape[2], upscaled.shape[3])
+
+    def __init__(self, upscaling: torch.nn.Module) -> None:
+        super().__init__()
+        conv1, norm, _, conv2, _ = upscaling
+        self.register_buffer("conv1_weight", conv1.weight.detach().permute(0, 2, 3, 1).flatten(1).clone())  # [C, 4 * C / 4]
+        self.register_buffer("conv1_bias", conv1.bias.detach().repeat(4).clone())
+        self.register_buffer("norm_weight", norm.weight.detach().clone())
+        self.register_buffer("norm_bias", norm.bias.detach().clone())
+        self.norm_eps = float(norm.eps)
+        self.register_buffer("conv2_weight", conv2.weight.detach().permute(0, 2, 3, 1).flatten(1).clone())  # [C / 4, 4 * C / 8]
+        self.register_buffer("conv2_bias", conv2.bias.detach().repeat(4).clone())
+        self.quarter, self.eighth = int(conv1.weight.shape[1]), int(conv2.weight.shape[1])  # C / 4, C / 8
+
+    def forward(self, cells: torch.Tensor, mask_embedding: torch.Tensor) -> torch.Tensor:
+        """cells ``[n, C]``, mask embedding ``[1, C / 8]`` -> logits ``[n, 2, 2, 2, 2]``
+        (cell, a1, b1, a2, b2)."""
+        quarter, eighth = self.quarter, self.eighth
+        hidden = torch.addmm(self.conv1_bias, cells, self.conv1_weight).reshape(-1, quarter)  # [4n, C / 4]
+        hidden = F.gelu(F.layer_norm(hidden, (quarter,), self.norm_weight, self.norm_bias, self.norm_eps))
+        upscaled = F.gelu(torch.addmm(self.conv2_bias, hidden, self.conv2_weight))  # [4n, 4 * C / 8]
+        return (upscaled.reshape(-1, eighth) @ mask_embedding.reshape(eighth, 1)).reshape(-1, 2, 2, 2, 2)
+
+
+def window_logits(upscaling: CellUpscaling, mask_embedding: torch.Tensor, keys: torch.Tensor, grid_size: int,
+                  rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Low-res logits ``[4r, 4c]`` of the grid cells ``rows`` x ``cols`` (int64 ``[r]``, ``[c]``)
+    of the image keys ``[1, E * E, C]`` (E = ``grid_size``), with the hypernetwork's mask
+    embedding ``[1, C / 8]``. Each cell maps to its own 4 x 4 logits, so this is exactly
+    that part of the whole grid's logits.
+    """
+    cell_indices = (rows[:, None] * grid_size + cols[None, :]).flatten()  # [r * c], row-major
+    logits = upscaling(keys.squeeze(0).index_select(0, cell_indices), mask_embedding)  # [r * c, a1, b1, a2, b2]
+    height, width = rows.shape[0], cols.shape[0]
+    # (i, j, a1, b1, a2, b2) -> (i, a1, a2, j, b1, b2): pixel row 4i + 2 a1 + a2, column 4j + 2 b1 + b2
+    return logits.reshape(height, width, 2, 2, 2, 2).permute(0, 2, 4, 1, 3, 5).reshape(4 * height, 4 * width)
 
 
 class FastSamDecoder:
@@ -249,6 +307,7 @@ class FastSamDecoder:
             )[None].to(device)  # [1, 1 + 4, C]: IoU token + mask tokens
         self.grid_size = int(self.dense_pe.shape[-1])
         self.hypernetwork = mask_decoder.output_hypernetworks_mlps[0]
+        self.upscaling = CellUpscaling(self.mask_decoder.output_upscaling)
         self._first_blocks: PerObjectCache[FirstBlockKeys] = PerObjectCache()  # features -> their first block
 
     def first_block(self, features: torch.Tensor) -> FirstBlockKeys:
@@ -276,7 +335,7 @@ class FastSamDecoder:
 
     def _window_logits(self, mask_embedding: torch.Tensor, keys: torch.Tensor, window: GridWindow) -> np.ndarray:
         rows, cols = (torch.from_numpy(indices).to(self.device) for indices in (window.row_indices(), window.col_indices()))
-        logits = window_logits(self.mask_decoder.output_upscaling, mask_embedding, keys, self.grid_size, rows, cols)
+        logits = window_logits(self.upscaling, mask_embedding, keys, self.grid_size, rows, cols)
         return logits.float().cpu().numpy()
 
     @torch.inference_mode()

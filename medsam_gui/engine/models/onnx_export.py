@@ -56,7 +56,10 @@ from medsam_gui.core.paths import user_cache_dir
 
 # part of the export key: raise it whenever the graphs this module builds change (the
 # modules below, or the network code they trace), so no cached or bundled export is reused
-EXPORT_FORMAT_VERSION = "2"  # 2: decoder_prompt takes a grid window, factorized attention (issue 14)
+EXPORT_FORMAT_VERSION = "3"  # 2: decoder_prompt takes a grid window, factorized attention; 3: channels-last upscaling (issue 14)
+# part of the export key of SAM / MedSAM ViT models only: raise it whenever their encoder
+# stage graphs change (vit_encoder_stages, engine/models/fast_vit.py), apart from the version above
+VIT_ENCODER_FORMAT = "2"  # 2: FastVitLayer, qkv / proj on the real tokens of windowed layers (issue 14)
 # the bundled exports: $MEDSAM_GUI_BUNDLED_ONNX_DIR, else this folder inside a frozen app
 BUNDLED_EXPORTS_ENV = "MEDSAM_GUI_BUNDLED_ONNX_DIR"
 BUNDLED_EXPORTS_FOLDER = "onnx-exports"
@@ -114,7 +117,8 @@ def runtime_versions() -> dict[str, str]:
 def export_key(weights_sha256: str, model_kind: str) -> tuple[str, str]:
     """(folder key, the text it digests) for these weights, model kind and versions."""
     versions = runtime_versions()
-    text = (f"format {EXPORT_FORMAT_VERSION}|opset {OPSET}|{model_kind}|weights sha256 {weights_sha256}"
+    vit = f"|vit encoder {VIT_ENCODER_FORMAT}" if model_kind.startswith("sam-vit") else ""
+    text = (f"format {EXPORT_FORMAT_VERSION}{vit}|opset {OPSET}|{model_kind}|weights sha256 {weights_sha256}"
             f"|torch {versions['torch']}|onnxruntime {versions['onnxruntime']}")
     return hashlib.sha256(text.encode()).hexdigest()[:32], text
 
@@ -325,15 +329,6 @@ def _torch_modules():
             hidden = self.patch_embed(pixels)
             return hidden if self.pos_embed is None else hidden + self.pos_embed
 
-    class VitLayer(nn.Module):
-        def __init__(self, layer) -> None:
-            super().__init__()
-            self.layer = layer
-
-        def forward(self, hidden):
-            out = self.layer(hidden)
-            return out[0] if isinstance(out, tuple) else out
-
     class DecoderImage(nn.Module):
         """(features ``[1, C, E, E]``, mask logits ``[1, 1, 4E, 4E]``, has_mask ``[1]``) ->
         the four :class:`FirstBlockKeys` tensors of that image."""
@@ -365,7 +360,7 @@ def _torch_modules():
             self.register_buffer("output_tokens", decoder.output_tokens.clone())
             self.register_buffer("key_pe", decoder.key_pe.clone())
             self.transformer = mask.transformer
-            self.upscaling = mask.output_upscaling
+            self.upscaling = decoder.upscaling
             self.hypernetwork = decoder.hypernetwork
             self.iou_head = mask.iou_prediction_head
             self.grid_size = decoder.grid_size
@@ -384,7 +379,7 @@ def _torch_modules():
                                    window_rows, window_cols)
             return logits, self.iou_head(used_tokens[:, 0, :])[:, 0]
 
-    return Sequence, TokensToNeck, VitStart, VitLayer, DecoderImage, DecoderPrompt
+    return Sequence, TokensToNeck, VitStart, DecoderImage, DecoderPrompt
 
 
 def lite_medsam_encoder_stages(encoder) -> list:
@@ -407,9 +402,11 @@ def lite_medsam_encoder_stages(encoder) -> list:
 
 def vit_encoder_stages(vision_encoder) -> list:
     """transformers SamVisionEncoder -> one stage per ViT layer (patch embedding with the
-    first, neck with the last)."""
-    Sequence, _, VitStart, VitLayer, *_ = _torch_modules()
-    layers = [VitLayer(layer) for layer in vision_encoder.layers]
+    first, neck with the last), each layer as its exact rewrite :class:`FastVitLayer`."""
+    from medsam_gui.engine.models.fast_vit import FastVitLayer
+
+    Sequence, _, VitStart, *_ = _torch_modules()
+    layers = [FastVitLayer(layer) for layer in vision_encoder.layers]
     stages = [[VitStart(vision_encoder), layers[0]]] + [[layer] for layer in layers[1:]]
     stages[-1].append(vision_encoder.neck)
     return [Sequence(parts).eval() for parts in stages]
