@@ -10,7 +10,15 @@ margin, mask_input, and three key boxes with propagate_from_keys). References: a
 ground-truth box on every slice (the ceiling, needing the user to draw every slice),
 and copying the key mask to every organ slice.
 
-    python benchmarks/bench_propagation.py [--scan small|dicom] [--organs 1 2 3 5] [--configs "1 box, refit" ...]
+``--plane axial coronal sagittal``: walk along each plane's slice axis (key: the organ's
+largest slice of that plane), one row per organ and plane. Each cell: Dice, the slices
+written, then +slices written past the truth's ends / -truth slices short of them (both
+ends summed).
+"before tail rule" configurations switch off ``tail_fraction`` (issue: the coronal
+right kidney ran 28 slices past its end), measured in the same run.
+
+    python benchmarks/bench_propagation.py [--scan small|dicom] [--plane axial coronal] [--organs 1 2 3 5]
+        [--configs "1 box, refit" ...] [--no-references]
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medsam_gui.core.planes import PLANES, PlaneGeometry
 from medsam_gui.engine import Engine, RoiPolicy
 from medsam_gui.engine.box_refine import BoxRefinement
 from medsam_gui.engine.propagate import PropagationSettings, box_of_mask, propagate, propagate_from_keys, segment_boxes
@@ -47,6 +56,8 @@ def configs(args) -> dict[str, tuple[PropagationSettings, str]]:
     before = replace(base, box_refinement=off, max_intensity_shift=1.0, pixel_intensity_sd=0.0)
     table = {
         "1 box": (base, "one"),  # the engine's default box rule, as the app propagates (intensity trim)
+        "1 box, before tail rule": (replace(base, tail_fraction=0.0), "one"),
+        "1 box, no intensity trim, before tail rule": (replace(base, box_refinement=off, tail_fraction=0.0), "one"),
         "1 box, no intensity trim": (replace(base, box_refinement=off), "one"),
         "1 box, as before (stop 1.0 SD, no pixel cleaning)": (before, "one"),
         "1 box, pixel cleaning, stop 1.0 SD": (replace(before, pixel_intensity_sd=2.0), "one"),
@@ -76,6 +87,8 @@ def main() -> None:
                         help="drop propagated mask pixels this many key-slice SDs from the key mean (0: off)")
     parser.add_argument("--margin", type=int, default=PropagationSettings.box_margin_px, help="box margin around the previous mask (px)")
     parser.add_argument("--configs", nargs="*", help="names of the configurations to run (default: all)")
+    parser.add_argument("--plane", nargs="+", choices=PLANES, default=["axial"], help="walk along these planes' slice axes")
+    parser.add_argument("--no-references", action="store_true", help="skip the tight-box and copy-key-mask columns")
     parser.add_argument("--scan", choices=sorted(SCANS), default="small",
                         help="small: example_ct_sm (the scan the defaults were tuned on); dicom: the 20-slice DICOM CT "
                              "(0.98 mm pixels, 2 mm slices), a check on a scan they were not tuned on")
@@ -88,47 +101,70 @@ def main() -> None:
     engine = Engine.create("litemedsam", device="cpu", roi_policy=RoiPolicy(min_zoom=args.min_zoom))
     engine.set_volume(volume)
     chosen = configs(args)
-    off = BoxRefinement(mode="off")
     rows = []
     started_all = time.perf_counter()
-    for value in args.organs:
-        organ = ground_truth == value
-        present = np.flatnonzero(organ.any(axis=(1, 2)))
-        if present.size == 0:
-            continue
-        key = int(present[np.argmax(organ[present].sum(axis=(1, 2)))])
-        key_result = segment_boxes(engine, {key: box_of_mask(organ[key])}, organ.shape, encode_inline=True, box_refinement=off)
-        key_mask = key_result.mask_zyx[key]
-        row = {"organ": ORGAN_NAMES.get(value, str(value)), "gt": f"{present[0]}-{present[-1]}"}
-        for name, (settings, keying) in chosen.items():
-            if keying == "one":
-                result = propagate(engine, key, key_mask, organ.shape[0], settings, encode_inline=True,
-                                   )
-            else:  # key boxes at the largest slice and a quarter of the extent in from each end
-                span = present[-1] - present[0]
-                keys = sorted({key, int(present[0] + span // 4), int(present[-1] - span // 4)})
-                result = propagate_from_keys(engine, {z: box_of_mask(organ[z]) for z in keys}, organ.shape[0], settings,
-                                             encode_inline=True)
-            row[name] = (dice(result.mask_zyx, organ), f"{result.first_slice}-{result.last_slice}")
-        row["tight"] = dice(segment_boxes(engine, {int(z): box_of_mask(organ[z]) for z in present}, organ.shape,
-                                          encode_inline=True, box_refinement=off).mask_zyx, organ)
-        copied = np.zeros_like(organ)
-        copied[present] = key_mask
-        row["copy"] = dice(copied, organ)
-        rows.append(row)
+    for plane in args.plane:
+        geometry = PlaneGeometry.of(volume, plane)
+        for value in args.organs:
+            row = _organ_row(engine, geometry, ground_truth == value, chosen, args.no_references)
+            if row is not None:
+                rows.append({"organ": ORGAN_NAMES.get(value, str(value)), "plane": plane, **row})
     print(f"LiteMedSAM, CPU 2 threads, {SCANS[args.scan][0]} {volume.shape_zyx}, {time.perf_counter() - started_all:.0f} s; "
           f"base settings margin {args.margin} px, max_intensity_shift {args.max_intensity_shift}, "
-          f"pixel_intensity_sd {args.pixel_intensity_sd}, min_score {args.min_score}")
+          f"pixel_intensity_sd {args.pixel_intensity_sd}, min_score {args.min_score}; load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     names = list(chosen)
-    print("| organ | GT slices | " + " | ".join(f"{n} (slices)" for n in names) + " | tight box every slice (ceiling) | copy key mask |")
-    print("|" + "---|" * (len(names) + 4))
+    references = [] if args.no_references else ["tight", "copy"]
+    print("| organ | plane | GT slices | " + " | ".join(f"{n}: Dice (slices) +past/-short" for n in names)
+          + (" | tight box every slice (ceiling) | copy key mask" if references else "") + " |")
+    print("|" + "---|" * (len(names) + len(references) + 3))
     for row in rows:
-        cells = [f"{row[n][0]:.3f} ({row[n][1]})" for n in names]
-        print(f"| {row['organ']} | {row['gt']} | " + " | ".join(cells) + f" | {row['tight']:.3f} | {row['copy']:.3f} |")
-    if rows:
-        means = [f"{np.mean([r[n][0] for r in rows]):.3f}" for n in names]
-        print("| mean | | " + " | ".join(means) + f" | {np.mean([r['tight'] for r in rows]):.3f} | "
-              f"{np.mean([r['copy'] for r in rows]):.3f} |")
+        cells = [f"{row[n][0]:.3f} ({row[n][1]}) +{row[n][2]}/-{row[n][3]}" for n in names] + [f"{row[r]:.3f}" for r in references]
+        print(f"| {row['organ']} | {row['plane']} | {row['gt']} | " + " | ".join(cells) + " |")
+    for plane in args.plane:
+        mine = [row for row in rows if row["plane"] == plane]
+        if mine:
+            cells = [f"{np.mean([r[n][0] for r in mine]):.3f} +{sum(r[n][2] for r in mine)}/-{sum(r[n][3] for r in mine)}"
+                     for n in names]
+            cells += [f"{np.mean([r[ref] for r in mine]):.3f}" for ref in references]
+            print(f"| mean | {plane} | | " + " | ".join(cells) + " |")
+
+
+def _organ_row(engine, geometry: PlaneGeometry, organ: np.ndarray, chosen, no_references: bool) -> dict | None:
+    """One organ (bool ``[z, y, x]``) walked along ``geometry``'s slice axis under each configuration:
+    {name: (Dice, 'first-last' slices written, slices written past the truth's ends, truth slices short of
+    them), 'gt': ..., references}."""
+    off = BoxRefinement(mode="off")
+    plane = geometry.plane
+    areas = np.array([geometry.take(organ, i).sum() for i in range(geometry.slice_count)])
+    present = np.flatnonzero(areas)
+    if present.size == 0:
+        return None
+    key = int(areas.argmax())
+    key_result = segment_boxes(engine, {key: box_of_mask(geometry.take(organ, key))}, organ.shape, encode_inline=True,
+                               box_refinement=off, plane=plane)
+    key_mask = geometry.take(key_result.mask_zyx, key)
+    row = {"gt": f"{present[0]}-{present[-1]}"}
+    for name, (settings, keying) in chosen.items():
+        if keying == "one":
+            result = propagate(engine, key, key_mask, geometry.slice_count, settings, encode_inline=True, plane=plane)
+        else:  # key boxes at the largest slice and a quarter of the extent in from each end
+            span = present[-1] - present[0]
+            keys = sorted({key, int(present[0] + span // 4), int(present[-1] - span // 4)})
+            result = propagate_from_keys(engine, {i: box_of_mask(geometry.take(organ, i)) for i in keys},
+                                         geometry.slice_count, settings, encode_inline=True, plane=plane)
+        first, last = int(present[0]), int(present[-1])
+        past = max(first - result.first_slice, 0) + max(result.last_slice - last, 0)
+        short = max(result.first_slice - first, 0) + max(last - result.last_slice, 0)
+        row[name] = (dice(result.mask_zyx, organ), f"{result.first_slice}-{result.last_slice}", past, short)
+    if not no_references:
+        row["tight"] = dice(segment_boxes(engine, {int(i): box_of_mask(geometry.take(organ, i)) for i in present},
+                                          organ.shape, encode_inline=True, box_refinement=off, plane=plane).mask_zyx, organ)
+        copied = np.zeros_like(organ)
+        for i in present:
+            geometry.take(copied, int(i))[...] = key_mask
+        row["copy"] = dice(copied, organ)
+    return row
 
 
 if __name__ == "__main__":

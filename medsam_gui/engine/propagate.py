@@ -10,7 +10,8 @@ down (or only one way: ``direction``). Each slice is prompted with the box of th
 previous slice's mask (plus a small margin) and, when enabled, the
 previous prediction as ``mask_input``; pixels of the new mask far outside the key
 object's intensity are dropped (``pixel_intensity_sd``); the walk stops where the object ends (mask
-empty or tiny; suddenly much larger: a leak; or filled with tissue of another
+empty or tiny; suddenly much larger: a leak; no longer shrinking once it has tapered
+below ``tail_fraction`` of the walk's largest mask; or filled with tissue of another
 intensity than the key slice's object: the model has moved on to a neighbour), at
 the user's slice range, at a protected slice (accepted or edited by hand: never
 overwritten), or at the volume's edge. Each propagated slice gets a confidence: the
@@ -69,6 +70,14 @@ class PropagationSettings:
         min_area_px: a mask smaller than this ends the object.
         min_area_fraction: ... or smaller than this fraction of the key slice's mask.
         max_growth: a mask more than this many times the previous one is a leak: stop.
+        tail_fraction: once a walk's mask is smaller than this fraction of the largest
+            mask of that walk (the key slice's included), the object is ending and each
+            further mask must be smaller than the one before: one that is not has left
+            the object's tapering end for a neighbour of similar density (the model keeps
+            finding a blob of about the same size slice after slice), and ends the walk.
+            Plane-independent: no slice count or spacing in it. 0 disables. See
+            benchmarks/bench_propagation.py --plane (without it and without the intensity
+            trim, the coronal right kidney of example_ct_sm ran 28 slices past its end).
         max_intensity_shift: stop when the mean voxel value under a slice's mask is
             further than this many standard deviations (of the key mask's voxels) from
             the key mask's mean: past the object's end the model tends to latch onto a
@@ -96,6 +105,7 @@ class PropagationSettings:
     min_area_px: int = 10
     min_area_fraction: float = 0.02
     max_growth: float = 2.5
+    tail_fraction: float = 0.2
     max_intensity_shift: float = 0.8
     pixel_intensity_sd: float = 2.0
     min_score: float = 0.0
@@ -262,6 +272,7 @@ def propagate(
     try:
         for name, step, limit in directions:
             previous_mask, previous_prediction = key_mask, key_prediction
+            largest_area = int(key_mask.sum())
             limit_here = _protected_limit(protected, key_slice_index, step, limit)
             slice_index = key_slice_index + step
             reasons[name] = f"reached slice {limit}" if limit_here == limit else f"reached protected slice {limit_here + step}"
@@ -284,11 +295,12 @@ def propagate(
                 shift = _intensity_shift(slice_voxels, prediction.mask, key_mean, key_std)
                 scores[slice_index], shifts[slice_index] = float(prediction.score), shift
                 stop_reason = _stop_reason(prediction.mask, previous_mask, min_area, settings, slice_index,
-                                           prediction.score, shift)
+                                           prediction.score, shift, largest_area)
                 if stop_reason is None:
                     geometry.take(mask_zyx, slice_index)[...] = prediction.mask
                     written[slice_index] = True
                     previous_mask, previous_prediction = prediction.mask, prediction
+                    largest_area = max(largest_area, int(prediction.mask.sum()))
                 if progress is not None:
                     progress(done, total)
                 if stop_reason is not None:
@@ -526,8 +538,9 @@ def _intensity_shift(slice_voxels: np.ndarray, mask_yx: np.ndarray, key_mean: fl
 
 
 def _stop_reason(mask_yx, previous_mask_yx, min_area: int, settings: PropagationSettings, slice_index: int,
-                 score: float, intensity_shift: float) -> str | None:
-    """Why the walk ends at this slice (None: keep the mask and go on)."""
+                 score: float, intensity_shift: float, largest_area: int) -> str | None:
+    """Why the walk ends at this slice (None: keep the mask and go on); ``largest_area``: the
+    largest mask (pixels) this walk has kept, the key slice's included."""
     if score < settings.min_score:
         return f"object ended at slice {slice_index} (model confidence {score:.2f})"
     area = int(mask_yx.sum())
@@ -536,6 +549,9 @@ def _stop_reason(mask_yx, previous_mask_yx, min_area: int, settings: Propagation
         return f"object ended at slice {slice_index}"
     if area > settings.max_growth * previous_area:
         return f"stopped at slice {slice_index}: the mask grew {area / previous_area:.1f}x (leak)"
+    if previous_area < settings.tail_fraction * largest_area and area >= previous_area:
+        return (f"object ended at slice {slice_index}: past the object's tapering end the mask stopped "
+                f"shrinking ({previous_area} -> {area} px)")
     if settings.max_intensity_shift > 0 and intensity_shift > settings.max_intensity_shift:
         return (f"object ended at slice {slice_index}: the mask's intensity is {intensity_shift:.1f} SD "
                 f"from the key slice's object")

@@ -23,6 +23,7 @@ from medsam_gui.engine.scheduler import FOCUS_PRIORITY, PREDICT_PRIORITY
 
 LIVER = 5  # label of the liver in example_seg_dicom.nii.gz
 GALLBLADDER = 4  # ... and of the gallbladder in example_seg.nii.gz
+KIDNEY_LEFT = 3  # ... and of the left kidney
 PROPAGATED_DICE = 0.65  # measured 0.80 for the gallbladder along the coronal axis (written 24-40 of 25-41)
 
 
@@ -226,31 +227,29 @@ def small_ct(data_root):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # about 20 encoder passes: minutes on two busy CPU cores
-def test_propagation_along_the_coronal_axis_stays_on_the_organs_coronal_slices(litemedsam_backend, small_ct):
-    from medsam_gui.engine.propagate import propagate, slices_with_mask
+@pytest.mark.timeout(1200)  # about 25 encoder passes
+def test_an_off_axis_walk_ends_where_the_kidney_ends(litemedsam_backend, small_ct):
+    """Past a kidney's tapering end the model keeps finding a small blob of similar density
+    (liver, gallbladder, bowel) slice after slice; the tail rule (``tail_fraction``) ends the
+    walk where the mask stops shrinking. Before it, this sagittal walk of the left kidney
+    with the app's defaults wrote slices 66-98 of 77-98; now 75-98 (Dice 0.87). Without the
+    intensity trim the coronal right kidney ran 28 slices past its end (walks past an end
+    are chaotic: benchmarks/bench_propagation.py --plane measures every organ and plane)."""
+    from medsam_gui.engine.box_refine import OFF
+    from medsam_gui.engine.propagate import PropagationSettings, propagate
 
     volume, labels = small_ct
-    organ = labels == GALLBLADDER
-    geometry = PlaneGeometry.of(volume, "coronal")
+    organ = labels == KIDNEY_LEFT
+    geometry = PlaneGeometry.of(volume, "sagittal")
     areas = np.array([geometry.take(organ, i).sum() for i in range(geometry.slice_count)])
     present = np.flatnonzero(areas)
     key = int(areas.argmax())
     engine = _engine(litemedsam_backend, volume)
-    key_prediction = predict_blocking(engine, key, box_of(geometry.take(organ, key)), plane="coronal")
-    result = propagate(engine, key, key_prediction.mask, geometry.slice_count, encode_inline=True,
-                       key_prediction=key_prediction, plane="coronal")
-    visited = ~np.isnan(result.slice_score)
-    # the [z, y, x] mask holds voxels only on the coronal slices the walk visited and kept
-    assert np.array_equal(slices_with_mask(result.mask_zyx, "coronal"), result.slice_written)
-    assert not (result.slice_written & ~visited).any()
+    key_prediction = predict_blocking(engine, key, box_of(geometry.take(organ, key)), plane="sagittal",
+                                      box_refinement=OFF)
+    result = propagate(engine, key, key_prediction.mask, geometry.slice_count, PropagationSettings(),
+                       encode_inline=True, plane="sagittal")
     written = np.flatnonzero(result.slice_written)
-    assert written[0] < key < written[-1]  # both ways
-    assert present[0] - 3 <= written[0] and written[-1] <= present[-1] + 3, (present, written, result.stop_reasons)
-    assert dice(result.mask_zyx, organ) > PROPAGATED_DICE
-
-    for direction, side in (("up", lambda index: index >= key), ("down", lambda index: index <= key)):
-        one_way = propagate(engine, key, key_prediction.mask, geometry.slice_count, encode_inline=True,
-                            key_prediction=key_prediction, direction=direction, plane="coronal")
-        touched = np.flatnonzero(slices_with_mask(one_way.mask_zyx, "coronal") | ~np.isnan(one_way.slice_score))
-        assert len(touched) > 1 and all(side(index) for index in touched), (direction, touched)
+    assert present[0] - 2 <= written[0] <= present[0] + 2, (present, written, result.stop_reasons)
+    assert present[-1] - 2 <= written[-1] <= present[-1] + 2, (present, written, result.stop_reasons)
+    assert dice(result.mask_zyx, organ) > 0.8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -143,7 +144,8 @@ def test_propagation_stops_where_the_right_kidney_ends(spleen_case, data_root):
     Only the walk up from the key slice is asserted on, so only it runs, and no further
     than OVERSHOOT_SLICES past the kidney's end: enough to show the overshoot without
     the check (which, unbounded, walked on to the volume's end), while the two
-    whole-volume walks in both directions took a third of the test suite's time."""
+    whole-volume walks in both directions took a third of the test suite's time. The tail
+    rule is off in both walks: this test isolates the intensity check."""
     from medsam_gui.io.resample import resample_onto
 
     engine = spleen_case[0]
@@ -152,9 +154,9 @@ def test_propagation_stops_where_the_right_kidney_ends(spleen_case, data_root):
     key = int(present[np.argmax(kidney[present].sum(axis=(1, 2)))])
     key_mask = segment_boxes(engine, {key: box_of_mask(kidney[key])}, kidney.shape, encode_inline=True).mask_zyx[key]
     walk = (key, min(int(present[-1]) + OVERSHOOT_SLICES, kidney.shape[0] - 1))
-    checked = propagate(engine, key, key_mask, kidney.shape[0], PropagationSettings(slice_range=walk),
-                        encode_inline=True, direction="up")
-    unchecked = propagate(engine, key, key_mask, kidney.shape[0], PropagationSettings(max_intensity_shift=0, slice_range=walk),
+    checked_settings = PropagationSettings(slice_range=walk, tail_fraction=0)
+    checked = propagate(engine, key, key_mask, kidney.shape[0], checked_settings, encode_inline=True, direction="up")
+    unchecked = propagate(engine, key, key_mask, kidney.shape[0], replace(checked_settings, max_intensity_shift=0),
                           encode_inline=True, direction="up")
     assert walk[1] > present[-1] + 5 and unchecked.last_slice > present[-1] + 5  # without the check the walk overshoots
     assert abs(checked.last_slice - present[-1]) <= 2
