@@ -81,5 +81,5 @@ class ToolController(QObject):
         self._show()
 
     def _show(self) -> None:
-        extra = f" (radius {self.brush_radius:g})" if self.in_use in PAINTING_TOOLS else ""
+        extra = f" (radius {self.brush_radius:.1f} px)" if self.in_use in PAINTING_TOOLS else ""
         self._show_tool(f"tool: {self.in_use}{extra}")

@@ -134,14 +134,14 @@ def test_the_brush_keys_scale_the_radius_within_its_bounds_and_the_brush_paints_
     press_key(window, _key_of("tools.brush"))
     tools = window.tools
     radius = tools.brush_radius
-    assert window.tool_label.text() == f"tool: brush (radius {radius:g})"
+    assert window.tool_label.text() == f"tool: brush (radius {radius:.1f} px)"
     small = _painted_row_width(window, document, 60, 50)
     assert 2 * radius - 1 <= small <= 2 * radius + 1  # a row through a disc of radius r: 2r +- 1 pixel centres
 
     press_key(window, _key_of("tools.brush_larger"))
     press_key(window, _key_of("tools.brush_larger"))
     assert tools.brush_radius == pytest.approx(radius * BRUSH_STEP**2)
-    assert window.tool_label.text() == f"tool: brush (radius {tools.brush_radius:g})"
+    assert window.tool_label.text() == f"tool: brush (radius {tools.brush_radius:.1f} px)"
     large = _painted_row_width(window, document, 60, 50)
     assert 2 * tools.brush_radius - 1 <= large <= 2 * tools.brush_radius + 1 and large > small
 
