@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QDockWidget,
@@ -24,7 +23,6 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from scipy import ndimage
 
 from medsam_gui.core.app_info import about_text
 from medsam_gui.core.document import Document
@@ -44,6 +42,7 @@ from medsam_gui.ui.plane_views import PlaneViews
 from medsam_gui.ui.project_controller import ProjectController
 from medsam_gui.ui.prompt_controller import PromptController
 from medsam_gui.ui.segment3d import Segment3DController
+from medsam_gui.ui.slice_label_edits import SliceLabelEdits
 from medsam_gui.ui.slice_navigator import SliceNavigator
 from medsam_gui.ui.tool_controller import ToolController
 from medsam_gui.ui.worker import DecoderWorker, EncoderWorker, EngineLoader
@@ -80,6 +79,7 @@ class MainWindow(QMainWindow):
         self.prompts.decoded.connect(lambda ms: self.decoder_label.setText(f"decoder {ms:.0f} ms"))
         self.tools = ToolController(self.plane_views, self.prompts, self.tool_label.setText, parent=self)
         self.display_window = DisplayWindowController(self.plane_views, self.statusBar().showMessage, parent=self)
+        self.slice_label_edits = SliceLabelEdits(self.plane_views, parent=self)
         self.project_controller = ProjectController(
             self, self.cases_panel, self.cases_dock, self.labels_panel, self.statusBar(), self.show_error, self.open_path,
             self.set_volume, lambda: self.document, self.show_slice, self.render, self.confirm_unsaved_changes,
@@ -287,18 +287,6 @@ class MainWindow(QMainWindow):
         self.prompt_controller.on_cursor_moved(previous_zyx, cursor_zyx)
         self._draw_extras()
 
-    def next_slice(self) -> None:
-        self.plane_views.step(self.plane_views.current_plane, +1)
-
-    def previous_slice(self) -> None:
-        self.plane_views.step(self.plane_views.current_plane, -1)
-
-    def zoom_in(self) -> None:
-        self.plane_views.view_for_zoom().zoom_by(1.25)
-
-    def zoom_out(self) -> None:
-        self.plane_views.view_for_zoom().zoom_by(0.8)
-
     # -- edits -----------------------------------------------------------------------
     def undo(self) -> None:
         if self.document is not None and self.document.undo() is None:
@@ -307,22 +295,6 @@ class MainWindow(QMainWindow):
     def redo(self) -> None:
         if self.document is not None and self.document.redo() is None:
             self.statusBar().showMessage("Nothing to redo", 2000)
-
-    def fill_label_on_slice(self) -> None:
-        """Fill the holes of the active label on the slice of the plane in use."""
-        document, plane = self.document, self.plane_views.current_plane
-        if document is not None:
-            index = document.plane_index(plane)
-            label = document.plane_geometry(plane).take(document.labels, index) == document.active_label
-            document.paint_plane(plane, index, ndimage.binary_fill_holes(label), mode="add", description="fill holes")
-
-    def erase_label_on_slice(self) -> None:
-        """Erase the active label on the slice of the plane in use."""
-        document, plane = self.document, self.plane_views.current_plane
-        if document is not None:
-            everywhere = np.ones(document.plane_geometry(plane).image_shape, dtype=bool)
-            document.paint_plane(plane, document.plane_index(plane), everywhere, mode="erase",
-                                 description="erase label on slice")
 
     # -- help, errors, closing -------------------------------------------------------
     def show_shortcuts(self) -> None:

@@ -266,9 +266,13 @@ class PlaneViews(QObject):
         for plane in self.shown_planes():
             self.views[plane].fit()
 
-    def view_for_zoom(self) -> SliceView:
-        """The view zoom keys act on: the current plane's."""
-        return self.views[self.current_plane]
+    def step_in_use(self, delta: int) -> None:
+        """Move ``delta`` slices along the plane in use (PgDown / PgUp)."""
+        self.step(self.current_plane, delta)
+
+    def zoom_in_use(self, factor: float) -> None:
+        """Zoom the view of the plane in use by ``factor`` (Ctrl+= / Ctrl+-)."""
+        self.views[self.current_plane].zoom_by(factor)
 
     def _on_mouse(self, plane: str, x: float, y: float) -> None:
         self.cursor_moved.emit(plane, x, y)

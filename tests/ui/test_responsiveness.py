@@ -36,7 +36,7 @@ def test_ui_timer_keeps_ticking_during_an_encoder_pass(qtbot, monkeypatch, ct_fo
     # the user keeps working while the encoder runs: scroll, draw, undo
     window.tools.use("brush")
     drag_on_canvas(window, (100, 100), (140, 120))
-    window.next_slice()
+    window.plane_views.step_in_use(+1)
     window.undo()
     count = document.volume.shape_zyx[0]
     # wait for the signals counted below: the engine reports a slice encoded before its

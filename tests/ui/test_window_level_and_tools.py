@@ -5,7 +5,8 @@ into the Document and every plane view shows the slice through it; a right-drag 
 the centre (vertically) or the width (horizontally). ToolController: a tool key puts
 that tool in every plane view, and the tool works through the controller (its
 document, prompts, plane views, brush radius); [ and ] scale the brush within bounds.
-No model is needed: the window runs without one.
+The slice, zoom, fill and erase keys act on the plane in use only (PlaneViews,
+SliceLabelEdits). No model is needed: the window runs without one.
 """
 
 from __future__ import annotations
@@ -153,3 +154,58 @@ def test_the_brush_keys_scale_the_radius_within_its_bounds_and_the_brush_paints_
     assert tools.brush_radius == MIN_BRUSH_RADIUS
     press_key(window, _key_of("tools.box"))
     assert window.tool_label.text() == "tool: box"
+
+
+def _press_action_key(window, action_id: str) -> None:
+    """The first shortcut of ``action_id``, modifiers included, as the user types it."""
+    spec = next(spec for spec in ACTIONS if spec.action_id == action_id)
+    combination = QKeySequence(spec.shortcuts[0])[0]
+    press_key(window, combination.key(), combination.keyboardModifiers())
+
+
+def _use_coronal(window) -> None:
+    """A crosshair click on the coronal view: it becomes the plane in use."""
+    press_key(window, _key_of("tools.crosshair"))
+    click_on_view(window.plane_views.views["coronal"], 60, 15)
+    assert window.plane_views.current_plane == "coronal"
+
+
+def test_slice_and_zoom_keys_act_on_the_plane_in_use(qtbot, three_planes):
+    window, document = three_planes
+    _use_coronal(window)
+    coronal, axial = document.plane_index("coronal"), document.plane_index("axial")
+    _press_action_key(window, "view.next_slice")
+    assert (document.plane_index("coronal"), document.plane_index("axial")) == (coronal + 1, axial)
+    _press_action_key(window, "view.previous_slice")
+    _press_action_key(window, "view.previous_slice")
+    assert document.plane_index("coronal") == coronal - 1
+
+    views = window.plane_views.views
+    zooms = {plane: views[plane].zoom for plane in PLANES}
+    _press_action_key(window, "view.zoom_in")
+    assert views["coronal"].zoom == pytest.approx(zooms["coronal"] * 1.25)
+    assert all(views[plane].zoom == zooms[plane] for plane in ("axial", "sagittal"))
+    _press_action_key(window, "view.zoom_out")
+    assert views["coronal"].zoom == pytest.approx(zooms["coronal"])
+
+
+def test_fill_and_erase_keys_edit_the_active_label_on_the_coronal_slice_only(qtbot, three_planes):
+    window, document = three_planes
+    _use_coronal(window)
+    geometry, index = document.plane_geometry("coronal"), document.plane_index("coronal")
+    ring = np.zeros(geometry.image_shape, bool)
+    ring[5:15, 40:60] = True
+    ring[8:12, 45:55] = False  # a hole
+    document.paint_plane("coronal", index, ring)
+    document.paint_plane("coronal", index + 1, ring)  # a neighbour the keys must leave alone
+    label = document.active_label
+
+    def on_slice(offset: int) -> np.ndarray:
+        return geometry.take(document.labels, index + offset) == label
+
+    _press_action_key(window, "edit.fill_slice")
+    assert on_slice(0)[8:12, 45:55].all() and on_slice(0).sum() == 10 * 20
+    assert np.array_equal(on_slice(1), ring)
+    _press_action_key(window, "edit.erase_slice")
+    assert not on_slice(0).any() and np.array_equal(on_slice(1), ring)
+    assert document.undo() is not None and on_slice(0).sum() == 10 * 20  # each key is one undo step
