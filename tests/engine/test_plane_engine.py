@@ -227,6 +227,37 @@ def small_ct(data_root):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 20 encoder passes: minutes on two busy CPU cores
+def test_propagation_along_the_coronal_axis_stays_on_the_organs_coronal_slices(litemedsam_backend, small_ct):
+    from medsam_gui.engine.propagate import propagate, slices_with_mask
+
+    volume, labels = small_ct
+    organ = labels == GALLBLADDER
+    geometry = PlaneGeometry.of(volume, "coronal")
+    areas = np.array([geometry.take(organ, i).sum() for i in range(geometry.slice_count)])
+    present = np.flatnonzero(areas)
+    key = int(areas.argmax())
+    engine = _engine(litemedsam_backend, volume)
+    key_prediction = predict_blocking(engine, key, box_of(geometry.take(organ, key)), plane="coronal")
+    result = propagate(engine, key, key_prediction.mask, geometry.slice_count, encode_inline=True,
+                       key_prediction=key_prediction, plane="coronal")
+    visited = ~np.isnan(result.slice_score)
+    # the [z, y, x] mask holds voxels only on the coronal slices the walk visited and kept
+    assert np.array_equal(slices_with_mask(result.mask_zyx, "coronal"), result.slice_written)
+    assert not (result.slice_written & ~visited).any()
+    written = np.flatnonzero(result.slice_written)
+    assert written[0] < key < written[-1]  # both ways
+    assert present[0] - 3 <= written[0] and written[-1] <= present[-1] + 3, (present, written, result.stop_reasons)
+    assert dice(result.mask_zyx, organ) > PROPAGATED_DICE
+
+    for direction, side in (("up", lambda index: index >= key), ("down", lambda index: index <= key)):
+        one_way = propagate(engine, key, key_prediction.mask, geometry.slice_count, encode_inline=True,
+                            key_prediction=key_prediction, direction=direction, plane="coronal")
+        touched = np.flatnonzero(slices_with_mask(one_way.mask_zyx, "coronal") | ~np.isnan(one_way.slice_score))
+        assert len(touched) > 1 and all(side(index) for index in touched), (direction, touched)
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(1200)  # about 25 encoder passes
 def test_an_off_axis_walk_ends_where_the_kidney_ends(litemedsam_backend, small_ct):
     """Past a kidney's tapering end the model keeps finding a small blob of similar density
