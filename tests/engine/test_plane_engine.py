@@ -226,18 +226,23 @@ def small_ct(data_root):
     return volume, resample_onto(volume, data_root / "totalseg" / "example_seg.nii.gz")
 
 
+def _organ_along(small_ct, label: int, plane: str):
+    """(organ mask ``[z, y, x]``, the plane's geometry, indices of the plane slices the organ
+    is on, the one where it is largest) of ``label`` in the small CT."""
+    volume, labels = small_ct
+    organ = labels == label
+    geometry = PlaneGeometry.of(volume, plane)
+    areas = np.array([geometry.take(organ, i).sum() for i in range(geometry.slice_count)])
+    return organ, geometry, np.flatnonzero(areas), int(areas.argmax())
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # about 20 encoder passes: minutes on two busy CPU cores
 def test_propagation_along_the_coronal_axis_stays_on_the_organs_coronal_slices(litemedsam_backend, small_ct):
     from medsam_gui.engine.propagate import propagate, slices_with_mask
 
-    volume, labels = small_ct
-    organ = labels == GALLBLADDER
-    geometry = PlaneGeometry.of(volume, "coronal")
-    areas = np.array([geometry.take(organ, i).sum() for i in range(geometry.slice_count)])
-    present = np.flatnonzero(areas)
-    key = int(areas.argmax())
-    engine = _engine(litemedsam_backend, volume)
+    organ, geometry, present, key = _organ_along(small_ct, GALLBLADDER, "coronal")
+    engine = _engine(litemedsam_backend, small_ct[0])
     key_prediction = predict_blocking(engine, key, box_of(geometry.take(organ, key)), plane="coronal")
     result = propagate(engine, key, key_prediction.mask, geometry.slice_count, encode_inline=True,
                        key_prediction=key_prediction, plane="coronal")
@@ -269,13 +274,8 @@ def test_an_off_axis_walk_ends_where_the_kidney_ends(litemedsam_backend, small_c
     from medsam_gui.engine.box_refine import OFF
     from medsam_gui.engine.propagate import PropagationSettings, propagate
 
-    volume, labels = small_ct
-    organ = labels == KIDNEY_LEFT
-    geometry = PlaneGeometry.of(volume, "sagittal")
-    areas = np.array([geometry.take(organ, i).sum() for i in range(geometry.slice_count)])
-    present = np.flatnonzero(areas)
-    key = int(areas.argmax())
-    engine = _engine(litemedsam_backend, volume)
+    organ, geometry, present, key = _organ_along(small_ct, KIDNEY_LEFT, "sagittal")
+    engine = _engine(litemedsam_backend, small_ct[0])
     key_prediction = predict_blocking(engine, key, box_of(geometry.take(organ, key)), plane="sagittal",
                                       box_refinement=OFF)
     result = propagate(engine, key, key_prediction.mask, geometry.slice_count, PropagationSettings(),
