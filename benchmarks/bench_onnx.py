@@ -262,7 +262,8 @@ def random_vit_b(attention="sdpa"):
 def vit_encoder_rows(image, runs, scratch, notes, int8=False):
     """MedSAM ViT-B encoder per slice, ``backend.encode`` in turns: eager torch, ONNX stage
     graphs of transformers' layers (the export before ``VIT_ENCODER_FORMAT`` 2) and of
-    :class:`FastVitLayer` (the app's), optionally FastVitLayer's graphs int8 (dynamic
+    :class:`FastVitLayer` (the app's) on ONNX Runtime, the same graphs on OpenVINO's CPU
+    plugin (what the app runs when ``openvino`` is installed), optionally FastVitLayer's graphs int8 (dynamic
     quantization, speed only). Prints a table against the matmul floor (the rate of one
     large product measured before every turn; the floor at the best of them), with the
     1-min load average over each candidate's runs. Returns (torch backend, ONNX backend)."""
@@ -273,6 +274,7 @@ def vit_encoder_rows(image, runs, scratch, notes, int8=False):
 
     from medsam_gui.engine.models import fast_vit
     from medsam_gui.engine.models.onnx_backend import open_sessions, sam_onnx_backend_from_model, session_options
+    from medsam_gui.engine.models.openvino_session import OPENVINO_CPU, openvino_installed
     from medsam_gui.engine.models.onnx_export import encoder_specs, export_graph, vit_encoder_stages
     from medsam_gui.engine.models.sam_hf import SamBackend
 
@@ -300,7 +302,13 @@ def vit_encoder_rows(image, runs, scratch, notes, int8=False):
     original_onnx = copy.copy(vit_onnx)
     original_onnx.encoder_sessions = open_sessions(paths, [CPU], session_options(memory_arena=False))[0]
     candidates = {"eager torch (transformers' layers, SDPA)": vit_torch,
-                  "ONNX Runtime, transformers' layers (before)": original_onnx, "ONNX Runtime, FastVitLayer (now)": vit_onnx}
+                  "ONNX Runtime, transformers' layers (before)": original_onnx,
+                  "ONNX Runtime, FastVitLayer (without openvino)": vit_onnx}
+    if openvino_installed():
+        candidates["OpenVINO CPU, FastVitLayer graphs (now)"] = sam_onnx_backend_from_model(
+            model, "random-vit-b-std-0.03", *labels, [OPENVINO_CPU, CPU], export_progress=lambda *call: None)
+    else:
+        notes.append("openvino is not installed: no OpenVINO row (pip install openvino)")
     if int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 

@@ -17,12 +17,15 @@ def run(args: argparse.Namespace) -> int:
     from medsam_gui.engine import list_models
     from medsam_gui.engine.models import list_runtimes
     from medsam_gui.engine.models.device import resolve_device
+    from medsam_gui.engine.models.onnx_backend import OPENVINO_CPU, runtime_label
 
     entries = [] if args.runtimes else list_models()
     runtimes = list_runtimes()
     try:
         auto = resolve_device("auto")
-        auto_text = ("onnxruntime " + auto.providers[0]) if auto.runtime == "onnx" else f"torch {auto.torch_device}"
+        auto_text = (", then ".join(runtime_label(provider) + (" (ViT encoders)" if provider == OPENVINO_CPU else "")
+                                    for provider in auto.providers)
+                     if auto.runtime == "onnx" else f"torch {auto.torch_device}")
     except Exception as error:  # report, do not fail the listing
         auto_text = f"unavailable ({error})"
     if args.json:  # the models list keeps its format; runtimes on request
@@ -36,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{entry.name:<12} {state:<10} {entry.display_name:<24} {entry.licence:<11} {entry.location}")
         print("Also accepted by --model: a transformers SAM/MedSAM folder, or an original .pth checkpoint.")
         print()
-    print(f"{'--device':<12} {'available':<10} runtime / provider (ONNX Runtime providers in order of preference)")
+    print(f"{'--device':<14} {'available':<10} runtime / provider (in order of preference)")
     for runtime in runtimes:
-        print(f"{runtime.device:<12} {'yes' if runtime.available else 'no':<10} {runtime.runtime} {runtime.provider}")
+        print(f"{runtime.device:<14} {'yes' if runtime.available else 'no':<10} {runtime.runtime} {runtime.provider}")
     print(f"--device auto picks: {auto_text}")
     return 0

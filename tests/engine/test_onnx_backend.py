@@ -353,20 +353,32 @@ def test_killed_export_leaves_nothing_loadable(tmp_path, monkeypatch):
 
 
 def test_available_providers_in_preference_order(monkeypatch):
+    from medsam_gui.engine.models import openvino_session
+
     monkeypatch.setattr(onnxruntime, "get_available_providers",
                         lambda: ["AzureExecutionProvider", CPU, "CoreMLExecutionProvider", "CUDAExecutionProvider", "DmlExecutionProvider"])
-    assert onnx_backend.available_providers() == ["CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", CPU]
+    monkeypatch.setattr(onnx_backend, "openvino_installed", lambda: True)
+    assert onnx_backend.available_providers() == ["CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider",
+                                                  openvino_session.OPENVINO_CPU, CPU]
     assert onnx_backend.providers_for_device("onnx-dml") == ["DmlExecutionProvider", CPU]
+    assert onnx_backend.providers_for_device("onnx-openvino") == [openvino_session.OPENVINO_CPU, CPU]
     assert onnx_backend.providers_for_device("onnx-cpu") == [CPU]
+    monkeypatch.setattr(onnx_backend, "openvino_installed", lambda: False)
+    assert openvino_session.OPENVINO_CPU not in onnx_backend.available_providers()
+    with pytest.raises(MedsamGuiError, match="openvino package is not installed"):
+        onnx_backend.providers_for_device("onnx-openvino")
 
 
 def test_device_choices_resolve(monkeypatch):
     from medsam_gui.engine.models import device
 
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: [CPU])
+    monkeypatch.setattr(onnx_backend, "openvino_installed", lambda: False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(device, "mps_available", lambda: False)
     assert device.resolve_device("auto") == device.DeviceChoice("onnx", "auto", (CPU,))
+    monkeypatch.setattr(onnx_backend, "openvino_installed", lambda: True)
+    assert device.resolve_device("auto") == device.DeviceChoice("onnx", "auto", (onnx_backend.OPENVINO_CPU, CPU))
     assert device.resolve_device("cpu").runtime == "torch" and device.resolve_device("torch-cpu").torch_device == "cpu"
     with pytest.raises(MedsamGuiError, match="no CUDAExecutionProvider"):
         device.resolve_device("onnx-cuda")
@@ -374,7 +386,7 @@ def test_device_choices_resolve(monkeypatch):
         device.resolve_device("tpu")
     # a GPU provider wins over torch; torch on a GPU wins over ONNX Runtime on the CPU
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["DmlExecutionProvider", CPU])
-    assert device.resolve_device("auto").providers == ("DmlExecutionProvider", CPU)
+    assert device.resolve_device("auto").providers == ("DmlExecutionProvider", onnx_backend.OPENVINO_CPU, CPU)
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: [CPU])
     monkeypatch.setattr(device, "mps_available", lambda: True)
     assert device.resolve_device("auto") == device.DeviceChoice("torch", "auto", torch_device="mps")
@@ -418,6 +430,16 @@ def test_backend_falls_back_from_a_failing_provider_and_says_which_runs(lite_onn
                                                  session_factory=failing_provider_factory("FakeGpuExecutionProvider"))
     assert backend.provider == CPU and backend.info.device == "onnxruntime CPUExecutionProvider"
     assert "FakeGpuExecutionProvider" in backend.provider_failures
+
+
+@pytest.mark.slow
+def test_litemedsam_stays_on_onnxruntime_when_openvino_is_offered(lite_onnx, onnx_cache_dir, monkeypatch):
+    """OpenVINO runs only the ViT encoders: LiteMedSAM's is as fast on ONNX Runtime and
+    holds less memory there (engine/models/openvino_session.py)."""
+    monkeypatch.setenv("MEDSAM_GUI_CACHE_DIR", str(onnx_cache_dir))
+    backend = onnx_backend.load_lite_medsam_onnx([onnx_backend.OPENVINO_CPU, CPU], export_progress=lambda *call: None)
+    assert backend.provider == backend.decoder_provider == CPU
+    assert backend.info.device == "onnxruntime CPUExecutionProvider" and not backend.provider_failures
 
 
 def test_auto_falls_back_to_torch_when_onnx_cannot_load(tiny_sam_folder, monkeypatch, capsys):

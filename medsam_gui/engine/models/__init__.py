@@ -232,11 +232,12 @@ class RuntimeEntry:
 
 
 def list_runtimes() -> list[RuntimeEntry]:
-    """ONNX Runtime providers (in preference order) and torch devices on this machine."""
-    from medsam_gui.engine.models.onnx_backend import PROVIDER_OF_DEVICE, available_providers
+    """ONNX Runtime providers and OpenVINO (in preference order) and torch devices on this machine."""
+    from medsam_gui.engine.models.onnx_backend import OPENVINO_CPU, PROVIDER_OF_DEVICE, available_providers
 
     available = set(available_providers())
-    entries = [RuntimeEntry(device, "onnxruntime", provider, provider in available)
+    entries = [RuntimeEntry(device, "openvino" if provider == OPENVINO_CPU else "onnxruntime",
+                            "CPU (ViT encoders)" if provider == OPENVINO_CPU else provider, provider in available)
                for device, provider in PROVIDER_OF_DEVICE.items()]
     try:
         import torch

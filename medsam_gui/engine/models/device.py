@@ -3,12 +3,16 @@
 ``--device`` values (one scheme for every command, the GUI and ``Engine.create``):
 
 * ``auto`` (default): ONNX Runtime on a GPU provider when this onnxruntime build has
-  one (CUDA, then DirectML, then CoreML); else torch on CUDA or Apple MPS; else ONNX
-  Runtime on the CPU when onnxruntime is installed; else torch on the CPU. When the
-  ONNX path cannot load a model (no export possible), ``auto`` falls back to torch.
+  one (CUDA, then DirectML, then CoreML); else torch on CUDA or Apple MPS; else the
+  exported graphs on the CPU when onnxruntime is installed (a ViT encoder on OpenVINO
+  when ``openvino`` is installed too, everything else on ONNX Runtime); else torch on
+  the CPU. When the ONNX path cannot load a model (no export possible), ``auto`` falls
+  back to torch.
 * ``onnx``: ONNX Runtime, providers in the order above, the first that starts;
-  ``onnx-cuda`` / ``onnx-dml`` / ``onnx-coreml`` / ``onnx-cpu``: that provider (then
-  the CPU provider if it fails to start).
+  ``onnx-cuda`` / ``onnx-dml`` / ``onnx-coreml`` / ``onnx-openvino`` / ``onnx-cpu``:
+  that provider (then the CPU provider if it fails to start). ``onnx-openvino`` runs the
+  ViT encoders on OpenVINO's CPU plugin; LiteMedSAM and the decoders stay on ONNX
+  Runtime's CPU provider (see ``onnx_backend``).
 * ``cpu`` / ``cuda`` / ``mps`` (as before) and their aliases ``torch-cpu`` /
   ``torch-cuda`` / ``torch-mps``: eager torch on that device, the reference path.
 
@@ -23,10 +27,10 @@ from dataclasses import dataclass
 from medsam_gui.core.errors import MedsamGuiError
 
 TORCH_DEVICES = ("cpu", "cuda", "mps")
-ONNX_DEVICES = ("onnx", "onnx-cpu", "onnx-cuda", "onnx-dml", "onnx-coreml")
+ONNX_DEVICES = ("onnx", "onnx-cpu", "onnx-cuda", "onnx-dml", "onnx-coreml", "onnx-openvino")
 DEVICE_CHOICES = ("auto", *TORCH_DEVICES, *(f"torch-{name}" for name in TORCH_DEVICES), *ONNX_DEVICES)
 DEVICE_HELP = ("auto (ONNX Runtime GPU, torch GPU, ONNX Runtime CPU, torch CPU: the first available), "
-               "onnx[-cpu|-cuda|-dml|-coreml] (ONNX Runtime), cpu|cuda|mps or torch-cpu|torch-cuda|torch-mps (torch)")
+               "onnx[-cpu|-cuda|-dml|-coreml|-openvino] (ONNX Runtime; OpenVINO for ViT encoders), cpu|cuda|mps or torch-cpu|torch-cuda|torch-mps (torch)")
 
 
 @dataclass(frozen=True)

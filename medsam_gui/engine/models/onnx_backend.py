@@ -14,10 +14,13 @@ stays the reference and the fallback: the tests hold this one to it (embedding w
 rounding, so the embedding cache and an encoder service are shared between the two.
 
 Execution providers, in order of preference, whichever this onnxruntime build has:
-CUDA, DirectML, CoreML, then CPU. A provider that fails to start (an exception, or
-onnxruntime quietly dropping it to CPU) is skipped for the next one, and the reason is
-kept in ``provider_failures``. ``info.device`` names the provider in use, e.g.
-``"onnxruntime CPUExecutionProvider"``.
+CUDA, DirectML, CoreML, then OpenVINO's CPU plugin when the ``openvino`` package is
+installed (:mod:`openvino_session`; it runs the same graph files, for the ViT encoders
+only, see ``openvino_encoder``), then CPU. A provider that fails to start (an exception,
+or onnxruntime quietly dropping it to CPU) is skipped for the next one, and the reason
+is kept in ``provider_failures``. The decoder graphs always run on an ONNX Runtime
+provider. ``info.device`` names what runs, e.g. ``"onnxruntime CPUExecutionProvider"``,
+or ``"OpenVINO CPU encoder, onnxruntime CPUExecutionProvider decoder"``.
 """
 
 from __future__ import annotations
@@ -29,19 +32,22 @@ import numpy as np
 
 from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.engine.models.decoder_window import UPSCALE, GridWindow
+from medsam_gui.engine.models.openvino_session import OPENVINO_CPU, OpenVinoSession, openvino_installed
 from medsam_gui.engine.models.per_object_cache import PerObjectCache
 from medsam_gui.engine.models.postprocess import LogitPostprocessing
 from medsam_gui.engine.types import Embedding, ModelInfo, Prompts
 
-PROVIDER_PREFERENCE = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider")
+CPU_PROVIDER = "CPUExecutionProvider"
+PROVIDER_PREFERENCE = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", OPENVINO_CPU, CPU_PROVIDER)
 # --device names -> provider
 PROVIDER_OF_DEVICE = {
     "onnx-cuda": "CUDAExecutionProvider",
     "onnx-dml": "DmlExecutionProvider",
     "onnx-coreml": "CoreMLExecutionProvider",
-    "onnx-cpu": "CPUExecutionProvider",
+    "onnx-openvino": OPENVINO_CPU,
+    "onnx-cpu": CPU_PROVIDER,
 }
-GPU_PROVIDERS = PROVIDER_PREFERENCE[:-1]
+GPU_PROVIDERS = PROVIDER_PREFERENCE[:3]
 
 
 def onnxruntime_installed() -> bool:
@@ -51,13 +57,16 @@ def onnxruntime_installed() -> bool:
 
 
 def available_providers() -> list[str]:
-    """The providers this onnxruntime build offers that the app uses, in preference
-    order ([] when onnxruntime is not installed)."""
+    """The providers this onnxruntime build offers that the app uses, with OpenVINO's CPU
+    plugin when ``openvino`` is installed, in preference order ([] when onnxruntime is
+    not installed: the decoders need it)."""
     if not onnxruntime_installed():
         return []
     import onnxruntime
 
     offered = set(onnxruntime.get_available_providers())
+    if openvino_installed():
+        offered.add(OPENVINO_CPU)
     return [name for name in PROVIDER_PREFERENCE if name in offered]
 
 
@@ -71,8 +80,9 @@ def providers_for_device(device: str) -> list[str]:
         return available
     provider = PROVIDER_OF_DEVICE[device]
     if provider not in available:
-        raise MedsamGuiError(f"device {device!r}: this onnxruntime has no {provider} (it has {', '.join(available)})")
-    return [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
+        missing = "the openvino package is not installed" if provider == OPENVINO_CPU else f"this onnxruntime has no {provider}"
+        raise MedsamGuiError(f"device {device!r}: {missing} (available: {', '.join(available)})")
+    return [provider] if provider == CPU_PROVIDER else [provider, CPU_PROVIDER]
 
 
 _shared_arena_lock = threading.Lock()
@@ -123,29 +133,31 @@ def session_options(intra_op_threads: int | None = None, memory_arena: bool = Tr
 
 
 def _default_session_factory(path: Path, provider: str, options):
+    if provider == OPENVINO_CPU:
+        return OpenVinoSession(path, threads=options.intra_op_num_threads)
     import onnxruntime
 
-    providers = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
+    providers = [provider] if provider == CPU_PROVIDER else [provider, CPU_PROVIDER]
     return onnxruntime.InferenceSession(str(path), options, providers=providers)
 
 
 def open_sessions(paths: list[Path], providers: list[str], options=None, session_factory=None):
     """Sessions for every graph in ``paths`` on the first provider in ``providers`` that
-    starts for all of them; ``options``: one SessionOptions, or one per path.
-    Returns (sessions, provider, failures {provider: reason}).
+    starts for all of them (ONNX Runtime's, or :data:`OPENVINO_CPU`); ``options``: their
+    SessionOptions (OpenVINO reads its thread count). Returns (sessions, provider,
+    failures {provider: reason}).
 
     A provider fails when creating a session raises, or when onnxruntime falls back
     to CPU without it (``session.get_providers()`` lacks it). MedsamGuiError when none starts.
     """
     factory = session_factory or _default_session_factory
     options = options if options is not None else session_options()
-    per_path = options if isinstance(options, (list, tuple)) else [options] * len(paths)
     failures: dict[str, str] = {}
     for provider in providers:
         try:
             sessions = []
-            for path, path_options in zip(paths, per_path):
-                session = factory(path, provider, path_options)
+            for path in paths:
+                session = factory(path, provider, options)
                 if provider not in session.get_providers():
                     raise RuntimeError(f"onnxruntime did not start it (running on {', '.join(session.get_providers())})")
                 sessions.append(session)
@@ -156,25 +168,42 @@ def open_sessions(paths: list[Path], providers: list[str], options=None, session
     raise MedsamGuiError(f"no ONNX Runtime provider could run the model ({reasons})")
 
 
+def without_openvino(providers: list[str]) -> list[str]:
+    """``providers`` less OpenVINO's CPU plugin (the CPU provider when nothing is left)."""
+    return [provider for provider in providers if provider != OPENVINO_CPU] or [CPU_PROVIDER]
+
+
+def runtime_label(provider: str) -> str:
+    """What the user reads for a provider: ``"onnxruntime CPUExecutionProvider"``, ``"OpenVINO CPU"``."""
+    return provider if provider == OPENVINO_CPU else f"onnxruntime {provider}"
+
+
 class OnnxBackend(LogitPostprocessing):
     """A model run by ONNX Runtime; owns sessions and preprocessing, no image state.
 
     Embedding features are a float32 numpy array ``[1, C, E, E]``.
+
+    ``providers``: to try in order. The encoder runs on the first that starts for all its
+    stage graphs, OpenVINO's CPU plugin included only with ``openvino_encoder`` (the ViT
+    encoders, which it runs faster); the decoders on the first ONNX Runtime provider of
+    the list that starts. ``provider`` is the encoder's, ``decoder_provider`` the decoders'.
     """
 
     def __init__(self, export, providers: list[str], *, name: str, display_name: str, model_id: str,
                  preprocessing_signature: str, preprocess, frame_for, licence: str, source: str,
-                 mask_threshold_logit: float = 0.0, session_factory=None, options=None) -> None:
+                 mask_threshold_logit: float = 0.0, session_factory=None, openvino_encoder: bool = False) -> None:
         self.export = export
         encoder_paths = export.graphs("encoder_")
         decoder_paths = [export.path("decoder_image"), export.path("decoder_prompt")]
-        if options is None:  # see session_options: without a shared arena the encoder stages free their buffers
-            options = [session_options(memory_arena=False)] * len(encoder_paths) + [session_options()] * 2
-        sessions, provider, failures = open_sessions(encoder_paths + decoder_paths, providers, options, session_factory)
-        self.encoder_sessions = sessions[: len(encoder_paths)]
-        self.decoder_image_session, self.decoder_prompt_session = sessions[len(encoder_paths):]
+        # see session_options: without a shared arena the encoder stages free their buffers
+        self.encoder_sessions, provider, failures = open_sessions(
+            encoder_paths, providers if openvino_encoder else without_openvino(providers),
+            session_options(memory_arena=False), session_factory)
+        decoder_sessions, self.decoder_provider, decoder_failures = open_sessions(
+            decoder_paths, without_openvino(providers), session_options(), session_factory)
+        self.decoder_image_session, self.decoder_prompt_session = decoder_sessions
         self.provider = provider
-        self.provider_failures = failures
+        self.provider_failures = {**decoder_failures, **failures}
         self.name = name
         self.model_id = model_id
         self.preprocessing_signature = preprocessing_signature
@@ -184,7 +213,8 @@ class OnnxBackend(LogitPostprocessing):
         meta = export.meta
         self.input_size = int(meta["input_size"])
         self.lowres_size = int(meta["lowres_size"])
-        self.device = f"onnxruntime {provider}"
+        self.device = (f"onnxruntime {provider}" if provider == self.decoder_provider
+                       else f"{runtime_label(provider)} encoder, {runtime_label(self.decoder_provider)} decoder")
         self.info = ModelInfo(name=name, display_name=display_name, device=self.device, licence=licence, source=source,
                               input_size=self.input_size)
         self._first_blocks: PerObjectCache[dict] = PerObjectCache()  # features -> their first block
@@ -409,5 +439,5 @@ def sam_onnx_backend_from_model(model, weights_sha256: str, style: str, name: st
         export, providers, name=name, display_name=display_name, model_id=model_id, preprocessing_signature=signature,
         preprocess=functools.partial(sam_hf.preprocess, style=style, input_size=input_size, lowres_size=lowres_size),
         frame_for=functools.partial(sam_hf.frame_for_style, style, input_size=input_size, lowres_size=lowres_size),
-        licence=licence, source=source, session_factory=session_factory,
+        licence=licence, source=source, session_factory=session_factory, openvino_encoder=True,
     )
