@@ -37,6 +37,7 @@ from medsam_gui.ui.display_window import DisplayWindowController
 from medsam_gui.ui.panels.cases import CasesPanel
 from medsam_gui.ui.panels.labels import LabelsPanel
 from medsam_gui.ui.opening import OpeningController
+from medsam_gui.ui.model_switcher import ModelSwitcher, saved_model_choice
 from medsam_gui.ui.panels.model import ModelPanel
 from medsam_gui.ui.plane_views import PlaneViews
 from medsam_gui.ui.project_controller import ProjectController
@@ -45,17 +46,18 @@ from medsam_gui.ui.segment3d import Segment3DController
 from medsam_gui.ui.slice_label_edits import SliceLabelEdits
 from medsam_gui.ui.slice_navigator import SliceNavigator
 from medsam_gui.ui.tool_controller import ToolController
-from medsam_gui.ui.worker import DecoderWorker, EncoderWorker, EngineLoader
+from medsam_gui.ui.worker import DecoderWorker, EncoderWorker
 
 DOCK_WIDTH = 300
 
 
 class MainWindow(QMainWindow):
-    """The app window. Pass ``engine`` to share one; otherwise one is created in the background,
-    unless ``load_model`` is False (then ``attach_engine`` gives the window its model later).
+    """The app window. Pass ``engine`` to share one; otherwise one is created in the background
+    (``model_name``, or the model chosen last in the Model panel), unless ``load_model`` is
+    False (then ``attach_engine`` gives the window its model later).
     """
 
-    def __init__(self, engine=None, model_name: str = "litemedsam", parent=None, load_model: bool = True) -> None:
+    def __init__(self, engine=None, model_name: str | None = None, parent=None, load_model: bool = True) -> None:
         super().__init__(parent)
         self.setWindowTitle("medsam-gui")
         self.setAcceptDrops(True)
@@ -64,7 +66,7 @@ class MainWindow(QMainWindow):
         self.engine = None
         self.encoder: EncoderWorker | None = None
         self.decoder: DecoderWorker | None = None
-        self._engine_loader: EngineLoader | None = None
+        self._retired_threads: list = []  # the workers of models replaced: shutdown waits for them
         self._error_box: QMessageBox | None = None
         self._stopped = False  # shut down: a later close asks nothing
 
@@ -103,14 +105,14 @@ class MainWindow(QMainWindow):
         self.tools.tool_changed.connect(lambda name: self.actions_by_id[f"tools.{name}"].setChecked(True))
         self.tools.use("box")
 
+        self.model_switcher = ModelSwitcher(
+            self.model_panel, current_engine=lambda: self.engine, attach_engine=self.attach_engine,
+            retire_engine=self._retire_engine, busy=self.segment3d.busy_reason, set_model_text=self.model_label.setText,
+            status=self.statusBar().showMessage, show_error=self.show_error, parent=self)
         if engine is not None:
             self.attach_engine(engine)
         elif load_model:
-            self._engine_loader = EngineLoader(model_name, parent=self)
-            self._engine_loader.ready.connect(self.attach_engine)
-            self._engine_loader.failed.connect(self._on_engine_failed)
-            self._engine_loader.preparing.connect(self.model_label.setText)
-            self._engine_loader.start()
+            self.model_switcher.load(model_name or saved_model_choice())
 
     # -- layout ----------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -187,14 +189,21 @@ class MainWindow(QMainWindow):
         self.decoder.start()
         self.prompt_controller.set_decoder(self.decoder)  # sends a prompt drawn while the model loaded
 
-    def _on_engine_failed(self, message: str) -> None:
-        self.model_label.setText("model: not available")
-        self.model_panel.set_model_error(message)
-        self.show_error(message)
+    def _retire_engine(self) -> None:
+        """Another model takes over: the current engine's threads stop after the job in
+        flight, in the background (the UI never waits for a pass)."""
+        self.engine.cancel_pending()
+        for signal in (self.encoder.embedding_ready, self.encoder.failed, self.decoder.predicted, self.decoder.not_ready,
+                       self.decoder.failed):
+            signal.disconnect()  # an answer of the old model in flight reaches nobody
+        for thread in (self.encoder, self.decoder):
+            thread.request_stop()
+            self._retired_threads.append(thread)
+        self.engine = self.encoder = self.decoder = None
 
     def _on_prompt_waiting_for_model(self) -> None:
         """A box or point was drawn before the model is there: say what will happen."""
-        model_failed = self._engine_loader is not None and self._engine_loader.isFinished()
+        model_failed = self.model_switcher.load_failed and self.engine is None
         self.statusBar().showMessage("No model is available: no mask can be computed" if model_failed
                                      else "The mask will appear when the model is loaded")
 
@@ -370,5 +379,6 @@ class MainWindow(QMainWindow):
             if thread is not None and thread.isRunning():
                 thread.stop()
         self.opening.wait()
-        if self._engine_loader is not None:
-            self._engine_loader.wait()
+        for thread in self._retired_threads:
+            thread.wait()
+        self.model_switcher.shutdown()

@@ -137,6 +137,10 @@ class Segment3DController(QObject):
         name = "slice" if plane == "axial" else f"{plane} slice"
         self._status(f"Weak {name} {target} ({len(self._weak_slices)} flagged: {self._weak_slice_text()})", 6000)
 
+    def busy_reason(self) -> str:
+        """Why the model must not change now ('' when it may): a 3D job uses it."""
+        return "a 3D segmentation is running (stop it first)" if self._job is not None else ""
+
     def cancel(self) -> None:
         """Stop the running job (closing the window)."""
         if self._job is not None:

@@ -64,9 +64,13 @@ class EncoderWorker(QThread):
     def stop(self) -> None:
         """Ask the loop to end after the job in flight (never killed) and wait for it;
         a background pass paused for interaction resumes at once."""
+        self.request_stop()
+        self.wait()
+
+    def request_stop(self) -> None:
+        """Ask the loop to end after the job in flight, without waiting (a model change)."""
         self._stop.set()
         self._engine.interaction.cancel()
-        self.wait()
 
 
 @dataclass(frozen=True)
@@ -145,10 +149,14 @@ class DecoderWorker(QThread):
             self.predicted.emit(request.request_id, prediction, (time.perf_counter() - started) * 1000.0)
 
     def stop(self) -> None:
+        self.request_stop()
+        self.wait()
+
+    def request_stop(self) -> None:
+        """Ask the loop to end after the decode in flight, without waiting (a model change)."""
         with self._condition:
             self._stopping = True
             self._condition.notify()
-        self.wait()
 
 
 class VolumeLoader(QThread):
@@ -186,7 +194,7 @@ class EngineLoader(QThread):
     """Creates the engine (loads weights) off the GUI thread.
 
     Signals: ready(object engine), failed(str message), preparing(str message): a
-    one-time step such as the ONNX export is running (the window says so).
+    one-time step (the weights' download, the ONNX export) is running (the window says so).
     """
 
     ready = pyqtSignal(object)
@@ -199,8 +207,13 @@ class EngineLoader(QThread):
         self.device = device
 
     def run(self) -> None:
+        def downloaded(done_bytes: int, total_bytes: int) -> None:
+            total = f" / {total_bytes / 2**20:.0f}" if total_bytes else ""
+            self.preparing.emit(f"Downloading the model, once ({done_bytes / 2**20:.0f}{total} MB)")
+
         try:
-            engine = Engine.create(model_name=self.model_name, device=self.device, export_progress=lambda step, done, total:
+            engine = Engine.create(model_name=self.model_name, device=self.device, progress=downloaded,
+                                   export_progress=lambda step, done, total:
                                    self.preparing.emit(f"Preparing the model for this machine, once ({done}/{total})"))
         except Exception as error:  # a missing model must not stop the viewer
             self.failed.emit(f"model '{self.model_name}' could not be loaded: {error}")

@@ -1,5 +1,5 @@
-"""Model panel: which model runs where, how far the encoder has got, and the encoder
-service (server address, token, "Test connection", encode there or here)."""
+"""Model panel: the model to use, which model runs where, how far the encoder has got,
+and the encoder service (server address, token, "Test connection", encode there or here)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import importlib.util
 import os
 
 from PyQt6.QtCore import QSettings, QThread, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+                             QWidget)
 
 from medsam_gui.core.paths import user_config_dir
 
@@ -85,13 +86,30 @@ class ConnectionCheck(QThread):
 
 
 class ModelPanel(QWidget):
-    """Model facts (name, device, licence, source, encoded slices) and the encoder service."""
+    """The model choice, model facts (name, device, licence, source, encoded slices) and
+    the encoder service.
+
+    Signal: model_chosen(str name): the user picked a model of the catalogue in the
+    "Use" list (the window's ModelSwitcher loads it).
+    """
+
+    model_chosen = pyqtSignal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.choice_combo = QComboBox()
+        self.choice_combo.setObjectName("model.choice")
+        # long names must not widen the dock (the views keep their room)
+        self.choice_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.choice_combo.setMinimumContentsLength(12)
+        self.choice_combo.setToolTip("The model that segments. A model that is not on this machine is downloaded "
+                                     "once; the one in use keeps working until the new one is ready.")
+        self._fill_choices()
+        self.choice_combo.activated.connect(lambda index: self.model_chosen.emit(self.choice_combo.itemData(index)))
         self.name_label = QLabel("loading...")
         self.device_label = QLabel("-")
         self.device_label.setObjectName("model.device")
+        self.device_label.setWordWrap(True)
         self.licence_label = QLabel("-")
         self.source_label = QLabel("-")
         self.source_label.setWordWrap(True)
@@ -99,6 +117,7 @@ class ModelPanel(QWidget):
         self.progress_label = QLabel("-")
         self.progress_label.setObjectName("model.progress")
         facts = QFormLayout()
+        facts.addRow("Use", self.choice_combo)
         facts.addRow("Model", self.name_label)
         facts.addRow("Device", self.device_label)
         facts.addRow("Licence", self.licence_label)
@@ -148,8 +167,21 @@ class ModelPanel(QWidget):
         self.use_server_check.toggled.connect(self._on_use_server_toggled)
         self.test_button.clicked.connect(self.test_connection)
 
-    # -- model facts -------------------------------------------------------------------
+    # -- model choice and facts ----------------------------------------------------------
+    def _fill_choices(self) -> None:
+        from medsam_gui.engine import list_models
+
+        for entry in list_models():
+            text = entry.display_name if entry.available else f"{entry.display_name} (downloaded on first use)"
+            self.choice_combo.addItem(text, entry.name)
+
+    def show_choice(self, name: str) -> None:
+        """Show ``name`` as the model in use in the list (no signal); a model that is not
+        in the catalogue (a folder) shows no choice."""
+        self.choice_combo.setCurrentIndex(self.choice_combo.findData(name))
+
     def set_model_info(self, info) -> None:
+        self.show_choice(info.name)
         self.name_label.setText(info.display_name)
         self.device_label.setText(info.device)
         self.licence_label.setText(info.licence)

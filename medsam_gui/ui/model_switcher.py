@@ -1,0 +1,128 @@
+"""Which model the window runs: the first load at start-up, and a change of model from
+the Model panel while the app runs.
+
+A model loads on an :class:`EngineLoader` thread (a download and the one-time ONNX
+export included, their progress in the status bar); the model in use keeps answering
+until the new one is ready, then the window attaches the new engine and retires the old
+one's threads without waiting for them (a pass in flight ends on its own). A model that
+cannot be loaded leaves the one in use running and says why. The choice is saved in the
+settings file and used at the next start.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PyQt6.QtCore import QObject
+
+from medsam_gui.core.model_catalogue import MODEL_CATALOGUE, model_card
+from medsam_gui.ui.panels.model import settings
+from medsam_gui.ui.worker import EngineLoader
+
+DEFAULT_MODEL = "litemedsam"
+SETTINGS_KEY = "model/name"
+
+
+def saved_model_choice() -> str:
+    """The model chosen last (a catalogue name), or LiteMedSAM."""
+    name = str(settings().value(SETTINGS_KEY, DEFAULT_MODEL) or DEFAULT_MODEL)
+    return name if name in MODEL_CATALOGUE else DEFAULT_MODEL
+
+
+class ModelSwitcher(QObject):
+    """Loads models for the window: ``load(name)`` at start-up, ``switch_to(name)`` when
+    the user picks one in the Model panel.
+
+    Dependencies: ``model_panel`` (its ``model_chosen`` signal, ``show_choice``,
+    ``set_model_error``), ``current_engine()``, ``attach_engine(engine)`` (starts the new
+    engine's threads), ``retire_engine()`` (the old engine's threads stop in the
+    background), ``busy()`` (a reason a model must not change now, e.g. a propagation
+    runs, or ''), ``set_model_text(str)`` (the status bar's model label), ``status`` and
+    ``show_error``.
+    """
+
+    def __init__(self, model_panel, current_engine: Callable, attach_engine: Callable, retire_engine: Callable,
+                 busy: Callable[[], str], set_model_text: Callable[[str], None], status: Callable, show_error: Callable,
+                 parent=None) -> None:
+        super().__init__(parent)
+        self._panel = model_panel
+        self._engine = current_engine
+        self._attach_engine = attach_engine
+        self._retire_engine = retire_engine
+        self._busy = busy
+        self._set_model_text = set_model_text
+        self._status = status
+        self._show_error = show_error
+        self._loader: EngineLoader | None = None
+        self._loaders: list[EngineLoader] = []  # every loader started: shutdown waits for them
+        self.load_failed = False  # the last load failed (and no model runs, or the old one still does)
+        model_panel.model_chosen.connect(self.switch_to)
+
+    @property
+    def loading(self) -> bool:
+        return self._loader is not None
+
+    def load(self, name: str) -> None:
+        """Load ``name`` (a catalogue name, a model folder or a checkpoint) on a thread;
+        the window uses it when it is ready."""
+        card = model_card(name)
+        self._set_model_text(f"model: loading {card.display_name if card else name}...")
+        loader = EngineLoader(name, parent=self)
+        loader.ready.connect(lambda engine: self._on_ready(loader, name, engine))
+        loader.failed.connect(lambda message: self._on_failed(loader, message))
+        loader.preparing.connect(self._set_model_text)
+        self._loader = loader
+        self._loaders.append(loader)
+        self.load_failed = False
+        loader.start()
+
+    def switch_to(self, name: str) -> None:
+        """The user picked ``name``: load it unless it runs already, a model is loading,
+        or a job that uses the model runs (then say so and keep the model in use)."""
+        engine = self._engine()
+        if engine is not None and engine.model_info.name == name:
+            return
+        reason = "another model is loading" if self.loading else self._busy()
+        if reason:
+            self._show_current()
+            self._status(f"The model cannot change now: {reason}", 6000)
+            return
+        self.load(name)
+
+    def shutdown(self) -> None:
+        """Wait for loaders still running (closing the window)."""
+        for loader in self._loaders:
+            loader.wait()
+
+    def _on_ready(self, loader: EngineLoader, name: str, engine) -> None:
+        if loader is not self._loader:
+            return
+        self._loader = None
+        if self._engine() is not None:
+            self._retire_engine()
+        self._attach_engine(engine)
+        if name in MODEL_CATALOGUE:
+            settings().setValue(SETTINGS_KEY, name)
+        if len(self._loaders) > 1:
+            self._status(f"Now segmenting with {engine.model_info.display_name} on {engine.model_info.device}", 6000)
+
+    def _on_failed(self, loader: EngineLoader, message: str) -> None:
+        if loader is not self._loader:
+            return
+        self._loader = None
+        self.load_failed = True
+        engine = self._engine()
+        if engine is None:
+            self._set_model_text("model: not available")
+            self._panel.set_model_error(message)
+        else:  # the model in use keeps running
+            self._show_current()
+            message = f"{message}\nStill segmenting with {engine.model_info.display_name}."
+        self._show_error(message)
+
+    def _show_current(self) -> None:
+        engine = self._engine()
+        if engine is not None:
+            info = engine.model_info
+            self._set_model_text(f"{info.display_name} on {info.device}")
+            self._panel.show_choice(info.name)
