@@ -3,12 +3,14 @@
 on either runtime.
 
 Why OpenVINO: on the CPU it runs the MedSAM / SAM ViT-B encoder graphs (the same files
-ONNX Runtime runs) about 1.2x faster, mostly in the four global-attention layers (one
-such layer: 0.63-0.70 s against ONNX Runtime's 0.82-0.85 s, whose profile spends 0.37 s
-of it in the two broadcast adds of the relative positions over the [12, 4096, 4096]
-scores); issue 14, ``benchmarks/bench_onnx.py --vit-only``.
-LiteMedSAM's encoder gains nothing there and holds about 470 MB more, so its backend
-keeps ONNX Runtime (``OnnxBackend(openvino_encoder=False)``).
+ONNX Runtime runs) 0.76-0.88x the time of ONNX Runtime's CPU provider, in the
+global-attention layers above all: one such layer took 0.63-0.72 s against ONNX
+Runtime's 0.81-0.95 s; OpenVINO fuses the score product, the relative-position add,
+the softmax and the value product into one kernel, where ONNX Runtime's profile spends
+0.37 s building the [12, 4096, 4096] relative-position bias and adding it (issue 14,
+``benchmarks/bench_onnx.py --vit-only``). LiteMedSAM's encoder gains little there
+(0.93x) and holds about 470 MB more, so its backend keeps ONNX Runtime
+(``OnnxBackend(openvino_encoder=False)``).
 
 Numerics: fp32 inference is requested explicitly (on CPUs with AVX-512 BF16 or AMX,
 OpenVINO would otherwise compute in bf16), so embeddings match torch's within the same
