@@ -373,7 +373,6 @@ def main() -> int:
     args = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix="medsam-bench-onnx-")
     os.environ.setdefault("MEDSAM_GUI_CACHE_DIR", scratch)
-    import onnxruntime
     import torch
 
     torch.set_num_threads(args.threads)

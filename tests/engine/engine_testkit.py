@@ -93,3 +93,22 @@ def assert_same_mask_as_whole_grid(logits: np.ndarray, whole_grid: np.ndarray, t
     upscaled = logits != OUTSIDE_LOGIT
     assert np.abs(logits - whole_grid)[upscaled].max() < atol
     assert (whole_grid[~upscaled] <= threshold_logit).all()
+
+
+def assert_tiny_vit_equals_torch(ours, tiny_backend) -> None:
+    """``ours`` (an exported backend of the tiny SAM model) against its torch backend on a
+    random image: embedding within 1e-4, one pause between its two stage graphs, and the
+    same logits and IoU for a box and for a point."""
+    from medsam_gui.engine.types import Prompts
+
+    image = (np.random.default_rng(8).random((50, 70, 3)) * 255).astype(np.uint8)
+    pauses = []
+    embedding = ours.encode(image, between_blocks=lambda: pauses.append(1))
+    reference = tiny_backend.encode(image)
+    assert len(pauses) == 1  # two ViT layers: two stage graphs
+    assert np.abs(ours.features_to_array(embedding.features) - tiny_backend.features_to_array(reference.features)).max() < 1e-4
+    for prompts in (Prompts(box_xyxy=(5, 8, 40, 30)), Prompts(points_xy=np.array([[20.0, 15.0]]), point_labels=np.array([1]))):
+        logits, score = ours.decode(embedding, prompts)
+        expected, expected_score = tiny_backend.decode(reference, prompts)
+        assert np.abs(logits - expected).max() < 1e-3
+        assert abs(score - expected_score) <= 1e-4

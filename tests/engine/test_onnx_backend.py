@@ -11,12 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from engine_testkit import box_of, dice
+from engine_testkit import assert_tiny_vit_equals_torch, box_of, dice
 
 from medsam_gui.core.errors import MedsamGuiError
 from medsam_gui.engine import Engine
@@ -469,17 +468,7 @@ def test_tiny_sam_onnx_equals_torch(tiny_sam_folder, tiny_backend):
     assert calls and ours.info.device == "onnxruntime CPUExecutionProvider"
     assert ours.model_id == tiny_backend.model_id
     assert ours.preprocessing_signature == tiny_backend.preprocessing_signature
-    image = (np.random.default_rng(8).random((50, 70, 3)) * 255).astype(np.uint8)
-    pauses = []
-    embedding = ours.encode(image, between_blocks=lambda: pauses.append(1))
-    reference = tiny_backend.encode(image)
-    assert len(pauses) == 1  # two ViT layers: two stage graphs
-    assert np.abs(ours.features_to_array(embedding.features) - tiny_backend.features_to_array(reference.features)).max() < 1e-4
-    for prompts in (Prompts(box_xyxy=(5, 8, 40, 30)), Prompts(points_xy=np.array([[20.0, 15.0]]), point_labels=np.array([1]))):
-        logits, score = ours.decode(embedding, prompts)
-        expected, expected_score = tiny_backend.decode(reference, prompts)
-        assert np.abs(logits - expected).max() < 1e-3
-        assert score == pytest.approx(expected_score, abs=1e-4)
+    assert_tiny_vit_equals_torch(ours, tiny_backend)
     calls.clear()
     load_backend(str(tiny_sam_folder), device="onnx-cpu", export_progress=lambda *call: calls.append(call))
     assert calls == []  # exported once

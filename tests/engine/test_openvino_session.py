@@ -9,10 +9,10 @@ import threading
 import numpy as np
 import pytest
 import torch
+from engine_testkit import assert_tiny_vit_equals_torch
 
 from medsam_gui.engine.models import load_backend, onnx_backend, onnx_export, openvino_session
 from medsam_gui.engine.models.openvino_session import OPENVINO_CPU, OpenVinoSession
-from medsam_gui.engine.types import Prompts
 
 CPU = "CPUExecutionProvider"
 
@@ -22,17 +22,7 @@ def test_tiny_vit_on_openvino_equals_torch(tiny_sam_folder, tiny_backend):
     assert ours.provider == OPENVINO_CPU and ours.decoder_provider == CPU
     assert ours.info.device == "OpenVINO CPU encoder, onnxruntime CPUExecutionProvider decoder"
     assert all(isinstance(session, OpenVinoSession) for session in ours.encoder_sessions)
-    image = (np.random.default_rng(8).random((50, 70, 3)) * 255).astype(np.uint8)
-    pauses = []
-    embedding = ours.encode(image, between_blocks=lambda: pauses.append(1))
-    reference = tiny_backend.encode(image)
-    assert len(pauses) == 1  # two ViT layers: two stage graphs
-    assert np.abs(ours.features_to_array(embedding.features) - tiny_backend.features_to_array(reference.features)).max() < 1e-4
-    for prompts in (Prompts(box_xyxy=(5, 8, 40, 30)), Prompts(points_xy=np.array([[20.0, 15.0]]), point_labels=np.array([1]))):
-        logits, score = ours.decode(embedding, prompts)
-        expected, expected_score = tiny_backend.decode(reference, prompts)
-        assert np.abs(logits - expected).max() < 1e-3
-        assert score == pytest.approx(expected_score, abs=1e-4)
+    assert_tiny_vit_equals_torch(ours, tiny_backend)
 
 
 def test_auto_on_a_cpu_runs_a_vit_encoder_on_openvino(tiny_sam_folder, monkeypatch):
