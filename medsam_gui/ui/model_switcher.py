@@ -2,7 +2,8 @@
 the Model panel while the app runs.
 
 A model loads on an :class:`EngineLoader` thread (a download and the one-time ONNX
-export included, their progress in the status bar); the model in use keeps answering
+export included, their progress in the status bar, stopped by the Model panel's Stop
+button); the model in use keeps answering
 until the new one is ready, then the window attaches the new engine and retires the old
 one's threads without waiting for them (a pass in flight ends on its own). A model that
 cannot be loaded leaves the one in use running and says why. The choice is saved in the
@@ -11,12 +12,13 @@ settings file and used at the next start.
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from PyQt6.QtCore import QObject
 
 from medsam_gui.core.model_catalogue import MODEL_CATALOGUE, model_card
-from medsam_gui.ui.panels.model import settings
+from medsam_gui.ui.panels.model import model_choice_key, settings
 from medsam_gui.ui.worker import EngineLoader
 
 DEFAULT_MODEL = "litemedsam"
@@ -24,17 +26,19 @@ SETTINGS_KEY = "model/name"
 
 
 def saved_model_choice() -> str:
-    """The model chosen last (a catalogue name), or LiteMedSAM."""
+    """The model chosen last (a catalogue name, or the path of a model folder or
+    checkpoint that is still there), or LiteMedSAM."""
     name = str(settings().value(SETTINGS_KEY, DEFAULT_MODEL) or DEFAULT_MODEL)
-    return name if name in MODEL_CATALOGUE else DEFAULT_MODEL
+    return name if name in MODEL_CATALOGUE or os.path.exists(name) else DEFAULT_MODEL
 
 
 class ModelSwitcher(QObject):
     """Loads models for the window: ``load(name)`` at start-up, ``switch_to(name)`` when
-    the user picks one in the Model panel.
+    the user picks one in the Model panel (a catalogue name, or a model folder's or
+    checkpoint's path).
 
-    Dependencies: ``model_panel`` (its ``model_chosen`` signal, ``show_choice``,
-    ``set_model_error``), ``current_engine()``, ``attach_engine(engine)`` (starts the new
+    Dependencies: ``model_panel`` (its ``model_chosen`` and ``stop_loading_requested``
+    signals, ``show_choice``, ``set_loading``, ``set_model_error``), ``current_engine()``, ``attach_engine(engine)`` (starts the new
     engine's threads), ``retire_engine()`` (the old engine's threads stop in the
     background), ``busy()`` (a reason a model must not change now, e.g. a propagation
     runs, or ''), ``set_model_text(str)`` (the status bar's model label), ``status`` and
@@ -57,6 +61,7 @@ class ModelSwitcher(QObject):
         self._loaders: list[EngineLoader] = []  # every loader started: shutdown waits for them
         self.load_failed = False  # the last load failed (and no model runs, or the old one still does)
         model_panel.model_chosen.connect(self.switch_to)
+        model_panel.stop_loading_requested.connect(self.cancel_loading)
 
     @property
     def loading(self) -> bool:
@@ -74,13 +79,29 @@ class ModelSwitcher(QObject):
         self._loader = loader
         self._loaders.append(loader)
         self.load_failed = False
+        self._panel.set_loading(True)
         loader.start()
+
+    def cancel_loading(self) -> None:
+        """The user stopped the load (the Model panel's Stop): the download or export ends
+        at its next step in the background; the model in use, if any, goes on."""
+        if self._loader is None:
+            return
+        self._loader.cancel()
+        self._loader = None
+        self._panel.set_loading(False)
+        if self._engine() is None:
+            self.load_failed = True
+            self._set_model_text("model: loading cancelled")
+        else:
+            self._show_current()
+        self._status("Model loading cancelled", 6000)
 
     def switch_to(self, name: str) -> None:
         """The user picked ``name``: load it unless it runs already, a model is loading,
         or a job that uses the model runs (then say so and keep the model in use)."""
         engine = self._engine()
-        if engine is not None and engine.model_info.name == name:
+        if engine is not None and model_choice_key(engine.model_info) == name:
             return
         reason = "another model is loading" if self.loading else self._busy()
         if reason:
@@ -98,18 +119,19 @@ class ModelSwitcher(QObject):
         if loader is not self._loader:
             return
         self._loader = None
+        self._panel.set_loading(False)
         if self._engine() is not None:
             self._retire_engine()
         self._attach_engine(engine)
-        if name in MODEL_CATALOGUE:
-            settings().setValue(SETTINGS_KEY, name)
+        settings().setValue(SETTINGS_KEY, name)
         if len(self._loaders) > 1:
             self._status(f"Now segmenting with {engine.model_info.display_name} on {engine.model_info.device}", 6000)
 
     def _on_failed(self, loader: EngineLoader, message: str) -> None:
-        if loader is not self._loader:
+        if loader is not self._loader:  # cancelled (or replaced): nothing to say
             return
         self._loader = None
+        self._panel.set_loading(False)
         self.load_failed = True
         engine = self._engine()
         if engine is None:
@@ -125,4 +147,4 @@ class ModelSwitcher(QObject):
         if engine is not None:
             info = engine.model_info
             self._set_model_text(f"{info.display_name} on {info.device}")
-            self._panel.show_choice(info.name)
+            self._panel.show_choice(model_choice_key(info))

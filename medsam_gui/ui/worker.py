@@ -205,16 +205,27 @@ class EngineLoader(QThread):
         super().__init__(parent)
         self.model_name = model_name
         self.device = device
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop at the next progress step of the download or the export (any thread); the
+        loader then ends with ``failed``. A download resumes where it stopped next time."""
+        self._cancelled.set()
+
+    def _step(self, message: str) -> None:
+        if self._cancelled.is_set():
+            raise MedsamGuiError(f"loading model '{self.model_name}' was cancelled")
+        self.preparing.emit(message)
 
     def run(self) -> None:
         def downloaded(done_bytes: int, total_bytes: int) -> None:
             total = f" / {total_bytes / 2**20:.0f}" if total_bytes else ""
-            self.preparing.emit(f"Downloading the model, once ({done_bytes / 2**20:.0f}{total} MB)")
+            self._step(f"Downloading the model, once ({done_bytes / 2**20:.0f}{total} MB)")
 
         try:
             engine = Engine.create(model_name=self.model_name, device=self.device, progress=downloaded,
                                    export_progress=lambda step, done, total:
-                                   self.preparing.emit(f"Preparing the model for this machine, once ({done}/{total})"))
+                                   self._step(f"Preparing the model for this machine, once ({done}/{total})"))
         except Exception as error:  # a missing model must not stop the viewer
             self.failed.emit(f"model '{self.model_name}' could not be loaded: {error}")
         else:

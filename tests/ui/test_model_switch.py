@@ -1,6 +1,6 @@
 """Changing the model in the Model panel while the app runs (ModelSwitcher): the new
 model segments the box on screen, the choice is kept for the next start; a model that
-cannot be loaded leaves the one in use segmenting, and says why.
+cannot be loaded leaves the one in use segmenting, and says why; Stop ends a download.
 
 MedSAM ViT-B's weights cannot be downloaded here: its cache folder holds the tiny
 random-weight SAM model instead, as if downloaded before (the same loading code).
@@ -9,9 +9,11 @@ random-weight SAM model instead, as if downloaded before (the same loading code)
 from __future__ import annotations
 
 import shutil
+import time
 
 import numpy as np
 import pytest
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QMessageBox
 from ui_helpers import ENCODE_TIMEOUT_MS, drag_on_canvas, make_window, open_and_wait
 
@@ -91,3 +93,65 @@ def test_a_model_that_cannot_be_loaded_leaves_the_one_in_use_segmenting(qtbot, w
     drag_on_canvas(window, BOX[:2], BOX[2:])
     qtbot.waitUntil(lambda: window.prompts.preview is not None, timeout=ENCODE_TIMEOUT_MS)
     assert window.prompts.preview.mask.any() and window.prompts.preview.slice_index == document.slice_index
+
+
+@pytest.mark.slow
+def test_stop_ends_a_download_and_the_model_in_use_goes_on(qtbot, window, engine, monkeypatch):
+    import huggingface_hub
+
+    fetched = []  # megabytes "downloaded" before the download ended, and how it ended
+
+    def slow_download(**kwargs):
+        bar = kwargs["tqdm_class"](total=375 * 2**20, unit="B")
+        try:
+            for _ in range(6000):  # 10 minutes at most
+                bar.update(2**20)
+                fetched.append(1)
+                time.sleep(0.1)
+        except Exception as error:
+            fetched.append(error)
+            raise
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", slow_download)
+    choose(window, "sam")
+    qtbot.waitUntil(lambda: "Downloading the model, once (" in window.model_label.text(), timeout=60_000)
+    assert window.model_panel.stop_loading_button.isVisible()
+    loader = window.model_switcher._loaders[-1]
+    qtbot.mouseClick(window.model_panel.stop_loading_button, Qt.MouseButton.LeftButton)
+    assert not window.model_switcher.loading and not window.model_panel.stop_loading_button.isVisible()
+    assert window.engine is engine and window.model_panel.choice_combo.currentData() == "litemedsam"
+    assert window.model_label.text().startswith("LiteMedSAM")
+    qtbot.waitUntil(loader.isFinished, timeout=60_000)
+    assert isinstance(fetched[-1], Exception) and "cancelled" in str(fetched[-1])
+    assert len(fetched) < 6000
+    assert window.findChild(QMessageBox, "error_box") is None  # a stop the user asked for is no error
+    assert saved_model_choice() == "litemedsam"
+
+
+@pytest.mark.slow
+def test_a_model_folder_chosen_through_other_is_used_and_kept(qtbot, window, engine, tiny_sam_folder, monkeypatch):
+    from PyQt6.QtWidgets import QFileDialog
+
+    from medsam_gui.ui.panels.model import OTHER_MODEL
+
+    asked = []
+
+    def choose_config(*args, **kwargs):
+        asked.append(args[1])
+        return str(tiny_sam_folder / "config.json"), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", choose_config)
+    choose(window, OTHER_MODEL)
+    assert asked == ["Choose a MedSAM / SAM model"]
+    qtbot.waitUntil(lambda: window.engine is not engine, timeout=180_000)
+    assert window.engine.model_info.source == str(tiny_sam_folder)
+    combo = window.model_panel.choice_combo
+    assert combo.currentData() == str(tiny_sam_folder) and combo.currentText() == tiny_sam_folder.name
+    assert combo.itemData(combo.count() - 1) == OTHER_MODEL  # "Other..." stays the last row
+    assert saved_model_choice() == str(tiny_sam_folder)
+    # a cancelled file dialog changes nothing
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: ("", ""))
+    in_use = window.engine
+    choose(window, OTHER_MODEL)
+    assert not window.model_switcher.loading and window.engine is in_use
+    assert combo.currentData() == str(tiny_sam_folder)

@@ -7,13 +7,22 @@ import importlib.util
 import os
 
 from PyQt6.QtCore import QSettings, QThread, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                             QPushButton, QVBoxLayout, QWidget)
 
+from medsam_gui.core.model_catalogue import model_card
 from medsam_gui.core.paths import user_config_dir
 
 KEYRING_SERVICE = "medsam-gui encoder service"
 MESSAGE_POLL_MS = 500
+
+
+OTHER_MODEL = "<other>"  # the list's last row: ask for a model folder or checkpoint
+
+
+def model_choice_key(info) -> str:
+    """How the Use list names a loaded model (ModelInfo): its catalogue name, else its source path."""
+    return info.name if model_card(info.name) is not None else str(info.source)
 
 
 def settings() -> QSettings:
@@ -89,11 +98,14 @@ class ModelPanel(QWidget):
     """The model choice, model facts (name, device, licence, source, encoded slices) and
     the encoder service.
 
-    Signal: model_chosen(str name): the user picked a model of the catalogue in the
-    "Use" list (the window's ModelSwitcher loads it).
+    Signals: model_chosen(str name): the user picked a model in the "Use" list: a
+    catalogue name, or the path of a model folder or .pth checkpoint chosen through its
+    last row (the window's ModelSwitcher loads it); stop_loading_requested(): the user
+    pressed Stop while a model downloads or loads.
     """
 
     model_chosen = pyqtSignal(str)
+    stop_loading_requested = pyqtSignal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -105,7 +117,17 @@ class ModelPanel(QWidget):
         self.choice_combo.setToolTip("The model that segments. A model that is not on this machine is downloaded "
                                      "once; the one in use keeps working until the new one is ready.")
         self._fill_choices()
-        self.choice_combo.activated.connect(lambda index: self.model_chosen.emit(self.choice_combo.itemData(index)))
+        self.choice_combo.activated.connect(self._on_choice_activated)
+        self._shown_choice = ""  # the model in use, as the list knows it (a catalogue name or a path)
+        self.stop_loading_button = QPushButton("Stop")
+        self.stop_loading_button.setObjectName("model.stop_loading")
+        self.stop_loading_button.setToolTip("Stop downloading / preparing the model chosen")
+        self.stop_loading_button.setVisible(False)
+        self.stop_loading_button.clicked.connect(self.stop_loading_requested)
+        choice_row = QHBoxLayout()
+        choice_row.setContentsMargins(0, 0, 0, 0)
+        choice_row.addWidget(self.choice_combo, 1)
+        choice_row.addWidget(self.stop_loading_button)
         self.name_label = QLabel("loading...")
         self.device_label = QLabel("-")
         self.device_label.setObjectName("model.device")
@@ -117,7 +139,7 @@ class ModelPanel(QWidget):
         self.progress_label = QLabel("-")
         self.progress_label.setObjectName("model.progress")
         facts = QFormLayout()
-        facts.addRow("Use", self.choice_combo)
+        facts.addRow("Use", choice_row)
         facts.addRow("Model", self.name_label)
         facts.addRow("Device", self.device_label)
         facts.addRow("Licence", self.licence_label)
@@ -174,14 +196,43 @@ class ModelPanel(QWidget):
         for entry in list_models():
             text = entry.display_name if entry.available else f"{entry.display_name} (downloaded on first use)"
             self.choice_combo.addItem(text, entry.name)
+        self.choice_combo.addItem("Other: a model folder or .pth file...", OTHER_MODEL)
+
+    def _on_choice_activated(self, index: int) -> None:
+        name = self.choice_combo.itemData(index)
+        if name == OTHER_MODEL:
+            name = self._ask_model_path()
+            if not name:
+                self.show_choice(self._shown_choice)
+                return
+        self.model_chosen.emit(name)
+
+    def _ask_model_path(self) -> str:
+        """A MedSAM / SAM checkpoint (.pth) or transformers model folder (its config.json),
+        chosen in a file dialog; '' when none was."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a MedSAM / SAM model", "",
+            "MedSAM / SAM model: a .pth checkpoint, or a model folder's config.json (*.pth *.pt config.json);;All files (*)")
+        if not path:
+            return ""
+        return os.path.dirname(path) if os.path.basename(path) == "config.json" else path
 
     def show_choice(self, name: str) -> None:
-        """Show ``name`` as the model in use in the list (no signal); a model that is not
-        in the catalogue (a folder) shows no choice."""
-        self.choice_combo.setCurrentIndex(self.choice_combo.findData(name))
+        """Show ``name`` (a catalogue name, or the path of a model folder or checkpoint) as
+        the model in use in the list, without a signal; a path gets its own row."""
+        index = self.choice_combo.findData(name)
+        if index < 0 and name:
+            index = self.choice_combo.count() - 1  # before "Other..."
+            self.choice_combo.insertItem(index, os.path.basename(name.rstrip("/\\")) or name, name)
+        self.choice_combo.setCurrentIndex(index)
+        self._shown_choice = name
+
+    def set_loading(self, loading: bool) -> None:
+        """Show Stop while a model downloads or loads."""
+        self.stop_loading_button.setVisible(loading)
 
     def set_model_info(self, info) -> None:
-        self.show_choice(info.name)
+        self.show_choice(model_choice_key(info))
         self.name_label.setText(info.display_name)
         self.device_label.setText(info.device)
         self.licence_label.setText(info.licence)
