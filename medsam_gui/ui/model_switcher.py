@@ -3,11 +3,11 @@ the Model panel while the app runs.
 
 A model loads on an :class:`EngineLoader` thread (a download and the one-time ONNX
 export included, their progress in the status bar, stopped by the Model panel's Stop
-button); the model in use keeps answering
-until the new one is ready, then the window attaches the new engine and retires the old
-one's threads without waiting for them (a pass in flight ends on its own). A model that
-cannot be loaded leaves the one in use running and says why. The choice is saved in the
-settings file and used at the next start.
+button); the model in use keeps answering until the new one is ready, then the window
+attaches the new engine and retires the old one's threads without waiting for them (a
+pass in flight ends on its own). A model that cannot be loaded leaves the one in use
+running and says why. The choice is saved in the settings file and used at the next
+start.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ class ModelSwitcher(QObject):
     checkpoint's path).
 
     Dependencies: ``model_panel`` (its ``model_chosen`` and ``stop_loading_requested``
-    signals, ``show_choice``, ``set_loading``, ``set_model_error``), ``current_engine()``, ``attach_engine(engine)`` (starts the new
-    engine's threads), ``retire_engine()`` (the old engine's threads stop in the
-    background), ``busy()`` (a reason a model must not change now, e.g. a propagation
-    runs, or ''), ``set_model_text(str)`` (the status bar's model label), ``status`` and
-    ``show_error``.
+    signals, ``show_choice``, ``set_loading``, ``set_model_error``), ``current_engine()``,
+    ``attach_engine(engine)`` (starts the new engine's threads), ``retire_engine()`` (the
+    old engine's threads stop in the background), ``busy()`` (a reason a model must not
+    change now, e.g. a propagation runs, or ''), ``set_model_text(str)`` (the status
+    bar's model label), ``status`` and ``show_error``.
     """
 
     def __init__(self, model_panel, current_engine: Callable, attach_engine: Callable, retire_engine: Callable,
