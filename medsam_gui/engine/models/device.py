@@ -30,7 +30,8 @@ TORCH_DEVICES = ("cpu", "cuda", "mps")
 ONNX_DEVICES = ("onnx", "onnx-cpu", "onnx-cuda", "onnx-dml", "onnx-coreml", "onnx-openvino")
 DEVICE_CHOICES = ("auto", *TORCH_DEVICES, *(f"torch-{name}" for name in TORCH_DEVICES), *ONNX_DEVICES)
 DEVICE_HELP = ("auto (ONNX Runtime GPU, torch GPU, ONNX Runtime CPU, torch CPU: the first available), "
-               "onnx[-cpu|-cuda|-dml|-coreml|-openvino] (ONNX Runtime; OpenVINO for ViT encoders), cpu|cuda|mps or torch-cpu|torch-cuda|torch-mps (torch)")
+               "onnx[-cpu|-cuda|-dml|-coreml|-openvino] (ONNX Runtime; OpenVINO for ViT encoders), "
+               "cpu|cuda|mps or torch-cpu|torch-cuda|torch-mps (torch)")
 
 
 @dataclass(frozen=True)
