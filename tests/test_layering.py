@@ -57,11 +57,14 @@ def test_package_imports_without_forbidden_dependencies(subpackage, blocked):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+RUNTIMES = ("torch", "onnxruntime", "openvino")  # the model runtimes: engine/models/ only
+
+
 def test_engine_outside_models_imports_no_torch():
-    """Only engine/models/ may import torch (and onnxruntime); the rest of the engine, the
-    encoder-service client (engine/remote.py) included, runs on numpy alone."""
+    """Only engine/models/ may import torch (and onnxruntime, openvino); the rest of the
+    engine, the encoder-service client (engine/remote.py) included, runs on numpy alone."""
     modules = [name for name in modules_of("engine") if not name.startswith("medsam_gui.engine.models")]
-    code = BLOCKER.format(blocked=["torch", "onnxruntime", "transformers", "PyQt6", "fastapi", "uvicorn"], modules=modules)
+    code = BLOCKER.format(blocked=[*RUNTIMES, "transformers", "PyQt6", "fastapi", "uvicorn"], modules=modules)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
 
@@ -84,7 +87,7 @@ def imported_modules(source: str, package: str) -> list[str]:
 
 
 def torch_leaks(source: str, package: str) -> list[str]:
-    """Imports of torch / onnxruntime, or of a backend's own modules (``engine.models.<x>``,
+    """Imports of torch / onnxruntime / openvino, or of a backend's own modules (``engine.models.<x>``,
     a module file there; names the ``engine.models`` package itself exports are fine)."""
     models = PACKAGE_ROOT / "engine" / "models"
 
@@ -93,11 +96,11 @@ def torch_leaks(source: str, package: str) -> list[str]:
         return name.startswith(prefix) and (models / f"{name[len(prefix):].split('.')[0]}.py").is_file()
 
     return [name for name in imported_modules(source, package)
-            if name.split(".")[0] in ("torch", "onnxruntime") or is_backend_module(name)]
+            if name.split(".")[0] in RUNTIMES or is_backend_module(name)]
 
 
 def test_engine_outside_models_never_imports_torch_even_lazily():
-    """No import of torch or onnxruntime anywhere in engine/ outside engine/models/, not
+    """No import of torch, onnxruntime or openvino anywhere in engine/ outside engine/models/, not
     even inside a function (which the import test above cannot see), and no import of a
     backend's own modules, where torch lives: outside models/ the engine calls backend
     methods (numpy in, numpy out) and the loaders of the ``engine.models`` package."""
@@ -118,10 +121,11 @@ def test_the_torch_scan_sees_lazy_and_relative_imports():
               "    import torch.nn.functional as F\n"
               "    from .models.postprocess import mask_from_logits\n"
               "    from medsam_gui.engine.models import load_backend\n"
-              "    from onnxruntime import InferenceSession\n")
+              "    from onnxruntime import InferenceSession\n"
+              "    import openvino\n")
     assert torch_leaks(source, "medsam_gui.engine") == [
         "torch.nn.functional", "medsam_gui.engine.models.postprocess", "medsam_gui.engine.models.postprocess.mask_from_logits",
-        "onnxruntime", "onnxruntime.InferenceSession"]
+        "onnxruntime", "onnxruntime.InferenceSession", "openvino"]
 
 
 SERVER_LIBRARIES = ("fastapi", "uvicorn", "starlette", "ray.serve")
