@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         if engine is not None:
             self.attach_engine(engine)
         elif load_model:
-            self.model_switcher.load(model_name or saved_model_choice())
+            self.model_switcher.load(model_name or saved_model_choice(), fall_back=model_name is None)
 
     # -- layout ----------------------------------------------------------------------
     def _build_central(self) -> None:

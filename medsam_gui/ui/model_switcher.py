@@ -58,6 +58,7 @@ class ModelSwitcher(QObject):
         self._status = status
         self._show_error = show_error
         self._loader: EngineLoader | None = None
+        self._fall_back = False  # the load in flight falls back to LiteMedSAM if it fails
         self._loaders: list[EngineLoader] = []  # every loader started: shutdown waits for them
         self.load_failed = False  # the last load failed (and no model runs, or the old one still does)
         model_panel.model_chosen.connect(self.switch_to)
@@ -67,9 +68,11 @@ class ModelSwitcher(QObject):
     def loading(self) -> bool:
         return self._loader is not None
 
-    def load(self, name: str) -> None:
+    def load(self, name: str, fall_back: bool = False) -> None:
         """Load ``name`` (a catalogue name, a model folder or a checkpoint) on a thread;
-        the window uses it when it is ready."""
+        the window uses it when it is ready. ``fall_back`` (the start-up load of a saved
+        choice): if it cannot be loaded, say why and load LiteMedSAM instead."""
+        self._fall_back = fall_back and name != DEFAULT_MODEL
         card = model_card(name)
         self._set_model_text(f"model: loading {card.display_name if card else name}...")
         loader = EngineLoader(name, parent=self)
@@ -134,6 +137,10 @@ class ModelSwitcher(QObject):
         self._panel.set_loading(False)
         self.load_failed = True
         engine = self._engine()
+        if engine is None and self._fall_back:  # the saved choice is gone (offline, a folder moved)
+            self._show_error(f"{message}\nLoading {MODEL_CATALOGUE[DEFAULT_MODEL].display_name} instead.")
+            self.load(DEFAULT_MODEL)
+            return
         if engine is None:
             self._set_model_text("model: not available")
             self._panel.set_model_error(message)

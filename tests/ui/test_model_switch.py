@@ -155,3 +155,29 @@ def test_a_model_folder_chosen_through_other_is_used_and_kept(qtbot, window, eng
     choose(window, OTHER_MODEL)
     assert not window.model_switcher.loading and window.engine is in_use
     assert combo.currentData() == str(tiny_sam_folder)
+
+
+@pytest.mark.slow
+def test_a_saved_model_that_cannot_load_at_start_up_falls_back_to_litemedsam(qtbot, monkeypatch):
+    import huggingface_hub
+
+    from medsam_gui.ui.model_switcher import SETTINGS_KEY
+    from medsam_gui.ui.panels.model import settings
+
+    def offline(**kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)  # SAM, chosen last time, is not here
+    store = settings()
+    store.setValue(SETTINGS_KEY, "sam")
+    store.sync()
+    window = make_window(qtbot, None, monkeypatch)  # loads the saved choice, as the app's start does
+    try:
+        qtbot.waitUntil(lambda: window.engine is not None, timeout=180_000)
+        assert window.engine.model_info.name == "litemedsam"
+        box = window.findChild(QMessageBox, "error_box")
+        assert box is not None and "facebook/sam-vit-base" in box.text()
+        assert "Loading LiteMedSAM (bundled) instead" in box.text()
+        assert window.model_panel.choice_combo.currentData() == "litemedsam" and saved_model_choice() == "litemedsam"
+    finally:
+        window.close()
