@@ -35,6 +35,17 @@ def choose(window, name: str) -> None:
 
 
 @pytest.fixture
+def offline(monkeypatch):
+    """No network: a download from the Hugging Face Hub fails as it does offline (SAM's weights are not here)."""
+    import huggingface_hub
+
+    def unreachable(**kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+
+
+@pytest.fixture
 def window(qtbot, engine, monkeypatch):
     window = make_window(qtbot, engine, monkeypatch)
     yield window
@@ -75,13 +86,7 @@ def test_choosing_medsam_switches_the_running_app_and_the_box_on_screen_is_segme
 
 
 @pytest.mark.slow
-def test_a_model_that_cannot_be_loaded_leaves_the_one_in_use_segmenting(qtbot, window, engine, ct_folder, monkeypatch):
-    import huggingface_hub
-
-    def offline(**kwargs):
-        raise OSError("Network is unreachable")
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)  # SAM's weights are not here: no network
+def test_a_model_that_cannot_be_loaded_leaves_the_one_in_use_segmenting(qtbot, window, engine, ct_folder, offline):
     document = open_and_wait(qtbot, window, ct_folder)
     choose(window, "sam")
     qtbot.waitUntil(lambda: not window.model_switcher.loading, timeout=60_000)
@@ -158,16 +163,10 @@ def test_a_model_folder_chosen_through_other_is_used_and_kept(qtbot, window, eng
 
 
 @pytest.mark.slow
-def test_a_saved_model_that_cannot_load_at_start_up_falls_back_to_litemedsam(qtbot, monkeypatch):
-    import huggingface_hub
-
+def test_a_saved_model_that_cannot_load_at_start_up_falls_back_to_litemedsam(qtbot, monkeypatch, offline):
     from medsam_gui.ui.model_switcher import SETTINGS_KEY
     from medsam_gui.ui.panels.model import settings
 
-    def offline(**kwargs):
-        raise OSError("Network is unreachable")
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)  # SAM, chosen last time, is not here
     store = settings()
     store.setValue(SETTINGS_KEY, "sam")
     store.sync()
